@@ -1,0 +1,557 @@
+package incident
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Tx is what the engine needs of a storage transaction. Methods that return
+// incidents lock them for the rest of the transaction where the engine
+// supports row locks, so concurrent instances never lose an update.
+type Tx interface {
+	// FiringAlerts returns the firing alert of each fingerprint that has one.
+	FiringAlerts(ctx context.Context, fingerprints []string) (map[string]*Alert, error)
+	// IncidentsByID loads and locks incidents.
+	IncidentsByID(ctx context.Context, ids []int64) (map[int64]*Incident, error)
+	// OpenIncidentsByGroup loads and locks the open incident of each group key
+	// that has one.
+	OpenIncidentsByGroup(ctx context.Context, groupKeys []string) (map[string]*Incident, error)
+	// CreateIncident inserts inc and sets its ID. When another transaction
+	// opened an incident for the same group key first, it loads that one
+	// into inc instead and reports created=false.
+	CreateIncident(ctx context.Context, inc *Incident) (created bool, err error)
+	// UpdateIncidents writes the mutable fields of each incident.
+	UpdateIncidents(ctx context.Context, incs []*Incident) error
+	// InsertAlerts inserts alerts and sets their IDs.
+	InsertAlerts(ctx context.Context, alerts []*Alert) error
+	// UpdateAlerts writes the mutable fields of each alert.
+	UpdateAlerts(ctx context.Context, alerts []*Alert) error
+	// ResolveFiringAlerts marks every firing alert of an incident resolved.
+	ResolveFiringAlerts(ctx context.Context, incidentID int64, at time.Time) (int, error)
+	// AppendTimeline appends entries and sets their IDs.
+	AppendTimeline(ctx context.Context, entries []*TimelineEntry) error
+	// IncidentsWithUnloggedRepeats returns up to limit incidents whose
+	// repeats are not yet summarised on their timeline, locked.
+	IncidentsWithUnloggedRepeats(ctx context.Context, limit int) ([]*Incident, error)
+}
+
+// Outcome says what an event did.
+type Outcome string
+
+const (
+	OutcomeOpened       Outcome = "opened"       // opened a new incident
+	OutcomeGrouped      Outcome = "grouped"      // a new alert joined an open incident
+	OutcomeRepeat       Outcome = "repeat"       // a repeat of a firing alert
+	OutcomeResolved     Outcome = "resolved"     // resolved a firing alert
+	OutcomeAcknowledged Outcome = "acknowledged" // acknowledged the alert's incident
+	OutcomeIgnored      Outcome = "ignored"      // resolve or acknowledge of no firing alert
+)
+
+// Result is what happened to one event.
+type Result struct {
+	Fingerprint string  `json:"fingerprint"`
+	IncidentID  int64   `json:"incident_id,omitempty"`
+	Outcome     Outcome `json:"outcome"`
+}
+
+// Options steer Apply.
+type Options struct {
+	Grouping Grouping
+	// AutoResolve resolves an incident once all its alerts are resolved.
+	AutoResolve bool
+	Now         time.Time
+}
+
+// Apply turns events into alerts and incidents inside tx. Events are applied
+// in order, so a batch may fire and resolve the same alert. It returns one
+// result per event, and the incidents it opened.
+func Apply(ctx context.Context, tx Tx, events []Event, opt Options) ([]Result, []*Incident, error) {
+	a := applier{tx: tx, opt: opt, now: opt.Now.UTC()}
+	return a.apply(ctx, events)
+}
+
+type applier struct {
+	tx  Tx
+	opt Options
+	now time.Time
+
+	firing    map[string]*Alert
+	incidents map[int64]*Incident
+	byGroup   map[string]*Incident
+	// closedGroups holds incidents this batch auto-resolved, by group key.
+	closedGroups map[string]*Incident
+
+	newAlerts   []*Alert
+	dirtyAlerts map[*Alert]bool // existing alerts changed by this batch
+	dirtyIncs   map[int64]bool
+	opened      []*Incident
+	notes       map[int64]*batchNotes
+}
+
+// batchNotes collects what a batch did to one incident, so the timeline gets
+// one summarising entry per kind instead of one per alert.
+type batchNotes struct {
+	added       []string
+	resolved    []string
+	acked       string
+	severityWas Severity
+	resolve     bool
+}
+
+func (a *applier) apply(ctx context.Context, events []Event) ([]Result, []*Incident, error) {
+	fps := make([]string, len(events))
+	for i := range events {
+		fps[i] = Fingerprint(&events[i])
+	}
+	var err error
+	a.firing, err = a.tx.FiringAlerts(ctx, uniqueStrings(fps))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load firing alerts: %w", err)
+	}
+	ids := make([]int64, 0, len(a.firing))
+	for _, al := range a.firing {
+		ids = append(ids, al.IncidentID)
+	}
+	a.incidents, err = a.tx.IncidentsByID(ctx, uniqueInts(ids))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load incidents: %w", err)
+	}
+	groupKeys := make([]string, len(events))
+	var wanted []string
+	for i := range events {
+		if events[i].Status == AlertFiring && a.firing[fps[i]] == nil {
+			groupKeys[i], _ = a.opt.Grouping.Key(&events[i], fps[i])
+			wanted = append(wanted, groupKeys[i])
+		}
+	}
+	a.byGroup, err = a.tx.OpenIncidentsByGroup(ctx, uniqueStrings(wanted))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load open incidents: %w", err)
+	}
+	for _, inc := range a.byGroup {
+		if cur, ok := a.incidents[inc.ID]; ok {
+			a.byGroup[inc.GroupKey] = cur
+		} else {
+			a.incidents[inc.ID] = inc
+		}
+	}
+	a.dirtyAlerts = make(map[*Alert]bool)
+	a.closedGroups = make(map[string]*Incident)
+	a.dirtyIncs = make(map[int64]bool)
+	a.notes = make(map[int64]*batchNotes)
+
+	results := make([]Result, len(events))
+	for i := range events {
+		r, err := a.event(ctx, &events[i], fps[i], groupKeys[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		results[i] = r
+	}
+	if err := a.flush(ctx); err != nil {
+		return nil, nil, err
+	}
+	return results, a.opened, nil
+}
+
+func (a *applier) note(id int64) *batchNotes {
+	n := a.notes[id]
+	if n == nil {
+		n = &batchNotes{}
+		a.notes[id] = n
+	}
+	return n
+}
+
+func (a *applier) event(ctx context.Context, e *Event, fp, groupKey string) (Result, error) {
+	res := Result{Fingerprint: fp}
+	al := a.firing[fp]
+	switch e.Status {
+	case AlertFiring:
+		if al != nil {
+			inc := a.incidents[al.IncidentID]
+			al.Count++
+			al.LastSeenAt = a.now
+			refreshAlert(al, e)
+			a.touchAlert(al)
+			if inc != nil {
+				inc.Repeats++
+				a.raiseSeverity(inc, al.Severity)
+				a.dirtyIncs[inc.ID] = true
+			}
+			res.IncidentID, res.Outcome = al.IncidentID, OutcomeRepeat
+			return res, nil
+		}
+		inc := a.byGroup[groupKey]
+		res.Outcome = OutcomeGrouped
+		if inc == nil {
+			var err error
+			inc, err = a.open(ctx, e, fp, groupKey)
+			if err != nil {
+				return res, err
+			}
+			res.Outcome = OutcomeOpened
+		}
+		al = newAlert(e, fp, inc.ID, a.now)
+		a.newAlerts = append(a.newAlerts, al)
+		a.firing[fp] = al
+		inc.AlertCount++
+		inc.FiringCount++
+		a.raiseSeverity(inc, al.Severity)
+		a.dirtyIncs[inc.ID] = true
+		a.note(inc.ID).added = append(a.note(inc.ID).added, al.Name)
+		res.IncidentID = inc.ID
+		return res, nil
+
+	case AlertResolved:
+		if al == nil {
+			res.Outcome = OutcomeIgnored
+			return res, nil
+		}
+		al.Status = AlertResolved
+		al.ResolvedAt = a.now
+		al.LastSeenAt = a.now
+		al.EndsAt = e.EndsAt
+		if al.EndsAt.IsZero() {
+			al.EndsAt = a.now
+		}
+		a.touchAlert(al)
+		delete(a.firing, fp)
+		if inc := a.incidents[al.IncidentID]; inc != nil {
+			if inc.FiringCount > 0 {
+				inc.FiringCount--
+			}
+			a.dirtyIncs[inc.ID] = true
+			n := a.note(inc.ID)
+			n.resolved = append(n.resolved, al.Name)
+			if inc.FiringCount == 0 && a.opt.AutoResolve && inc.Open() {
+				// Resolve at once, so a refire later in this batch opens a
+				// new incident, as it would in the next batch.
+				inc.Status = StatusResolved
+				inc.ResolvedAt = a.now
+				n.resolve = true
+				if a.byGroup[inc.GroupKey] == inc {
+					delete(a.byGroup, inc.GroupKey)
+					a.closedGroups[inc.GroupKey] = inc
+				}
+			}
+		}
+		res.IncidentID, res.Outcome = al.IncidentID, OutcomeResolved
+		return res, nil
+
+	case AlertAcknowledged:
+		if al == nil {
+			res.Outcome = OutcomeIgnored
+			return res, nil
+		}
+		res.IncidentID, res.Outcome = al.IncidentID, OutcomeAcknowledged
+		if inc := a.incidents[al.IncidentID]; inc != nil && inc.Status == StatusTriggered {
+			inc.Status = StatusAcknowledged
+			inc.AcknowledgedAt = a.now
+			a.dirtyIncs[inc.ID] = true
+			a.note(inc.ID).acked = string(e.Source)
+		}
+		return res, nil
+	}
+	return res, Errorf(EINVALID, "status: %q is not firing, resolved or acknowledged", e.Status)
+}
+
+func (a *applier) touchAlert(al *Alert) {
+	if al.ID != 0 {
+		a.dirtyAlerts[al] = true
+	}
+}
+
+func (a *applier) raiseSeverity(inc *Incident, s Severity) {
+	if s.Rank() > inc.Severity.Rank() {
+		n := a.note(inc.ID)
+		if n.severityWas == "" {
+			n.severityWas = inc.Severity
+		}
+		inc.Severity = s
+	}
+}
+
+func (a *applier) open(ctx context.Context, e *Event, fp, groupKey string) (*Incident, error) {
+	if prev := a.closedGroups[groupKey]; prev != nil {
+		// This batch resolved the group's incident; store that before the
+		// new one takes the group.
+		if err := a.tx.UpdateIncidents(ctx, []*Incident{prev}); err != nil {
+			return nil, fmt.Errorf("resolve incident %d: %w", prev.ID, err)
+		}
+		delete(a.closedGroups, groupKey)
+	}
+	_, groupLabels := a.opt.Grouping.Key(e, fp)
+	inc := &Incident{
+		Title:       Title(e),
+		Severity:    e.Severity,
+		Service:     ServiceOf(e),
+		Status:      StatusTriggered,
+		GroupKey:    groupKey,
+		GroupLabels: groupLabels,
+		StartedAt:   a.now,
+		UpdatedAt:   a.now,
+	}
+	if !inc.Severity.Valid() {
+		inc.Severity = SeverityWarning
+	}
+	created, err := a.tx.CreateIncident(ctx, inc)
+	if err != nil {
+		return nil, fmt.Errorf("open incident for %s: %w", groupKey, err)
+	}
+	if cur, ok := a.incidents[inc.ID]; ok {
+		inc = cur
+	} else {
+		a.incidents[inc.ID] = inc
+	}
+	a.byGroup[groupKey] = inc
+	if created {
+		a.opened = append(a.opened, inc)
+	}
+	return inc, nil
+}
+
+// Title is how an incident opened by e is named: the alert name, and its
+// summary when that says more.
+func Title(e *Event) string {
+	name := AlertName(e)
+	switch {
+	case name == "":
+		return "Untitled alert"
+	case e.Summary != "" && e.Summary != name:
+		return truncate(name+": "+e.Summary, 300)
+	}
+	return truncate(name, 300)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+func newAlert(e *Event, fp string, incidentID int64, now time.Time) *Alert {
+	al := &Alert{
+		IncidentID:   incidentID,
+		Source:       e.Source,
+		Fingerprint:  fp,
+		Status:       AlertFiring,
+		Name:         AlertName(e),
+		Count:        1,
+		LastSeenAt:   now,
+		StartsAt:     e.StartsAt,
+		GeneratorURL: e.GeneratorURL,
+	}
+	if al.StartsAt.IsZero() {
+		al.StartsAt = now
+	}
+	refreshAlert(al, e)
+	return al
+}
+
+// refreshAlert copies what a repeat may change: annotations, summary,
+// severity, links and details.
+func refreshAlert(al *Alert, e *Event) {
+	al.Labels = e.Labels
+	al.Annotations = e.Annotations
+	al.Summary = e.Summary
+	al.Severity = e.Severity
+	if !al.Severity.Valid() {
+		al.Severity = SeverityWarning
+	}
+	al.Links = e.Links
+	al.Details = e.Details
+	if e.GeneratorURL != "" {
+		al.GeneratorURL = e.GeneratorURL
+	}
+	if !e.EndsAt.IsZero() {
+		al.EndsAt = e.EndsAt
+	}
+}
+
+func (a *applier) flush(ctx context.Context) error {
+	if len(a.newAlerts) > 0 {
+		if err := a.tx.InsertAlerts(ctx, a.newAlerts); err != nil {
+			return fmt.Errorf("insert %d alerts: %w", len(a.newAlerts), err)
+		}
+	}
+	if len(a.dirtyAlerts) > 0 {
+		alerts := make([]*Alert, 0, len(a.dirtyAlerts))
+		for al := range a.dirtyAlerts {
+			alerts = append(alerts, al)
+		}
+		sort.Slice(alerts, func(i, j int) bool { return alerts[i].ID < alerts[j].ID })
+		if err := a.tx.UpdateAlerts(ctx, alerts); err != nil {
+			return fmt.Errorf("update %d alerts: %w", len(alerts), err)
+		}
+	}
+	ids := make([]int64, 0, len(a.dirtyIncs))
+	for id := range a.dirtyIncs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+
+	var entries []*TimelineEntry
+	incs := make([]*Incident, 0, len(ids))
+	for _, id := range ids {
+		inc := a.incidents[id]
+		inc.UpdatedAt = a.now
+		n := a.notes[id]
+		entries = append(entries, a.timeline(inc, n)...)
+		incs = append(incs, inc)
+	}
+	if err := a.tx.UpdateIncidents(ctx, incs); err != nil {
+		return fmt.Errorf("update %d incidents: %w", len(incs), err)
+	}
+	if len(entries) > 0 {
+		if err := a.tx.AppendTimeline(ctx, entries); err != nil {
+			return fmt.Errorf("append timeline: %w", err)
+		}
+	}
+	return nil
+}
+
+// timeline builds one batch's entries for an incident. Pending repeats are
+// summarised first, so the timeline stays in order.
+func (a *applier) timeline(inc *Incident, n *batchNotes) []*TimelineEntry {
+	if n == nil {
+		return nil // only repeats: summarised later, or before the next entry
+	}
+	var out []*TimelineEntry
+	add := func(kind EventKind, actor, msg string, data any) {
+		out = append(out, &TimelineEntry{IncidentID: inc.ID, At: a.now, Actor: actor, Kind: kind, Message: msg, Data: mustJSON(data)})
+	}
+	isNew := false
+	for _, o := range a.opened {
+		if o.ID == inc.ID {
+			isNew = true
+		}
+	}
+	if isNew {
+		add(KindOpened, ActorSystem, fmt.Sprintf("Incident opened: %s (%s)", inc.Title, inc.Severity),
+			map[string]any{"severity": inc.Severity, "group_labels": inc.GroupLabels})
+		if len(n.added) > 0 {
+			n.added = n.added[1:] // the opening alert is in the entry above
+		}
+	}
+	if e := RepeatSummary(inc, a.now); e != nil && !isNew {
+		out = append([]*TimelineEntry{e}, out...)
+	}
+	if len(n.added) > 0 {
+		add(KindAlertAdded, ActorSystem, countMsg(n.added, "alert joined", "alerts joined"), map[string]any{"count": len(n.added)})
+	}
+	if n.severityWas != "" && !isNew {
+		add(KindSeverity, ActorSystem, fmt.Sprintf("Severity raised from %s to %s", n.severityWas, inc.Severity),
+			map[string]any{"from": n.severityWas, "to": inc.Severity})
+	}
+	if len(n.resolved) > 0 {
+		add(KindAlertResolve, ActorSystem, countMsg(n.resolved, "alert resolved", "alerts resolved"),
+			map[string]any{"count": len(n.resolved), "firing": inc.FiringCount})
+	}
+	if n.acked != "" {
+		add(KindAcknowledged, n.acked, "Acknowledged by "+n.acked, nil)
+	}
+	if n.resolve {
+		add(KindResolved, ActorSystem, "Resolved automatically: all alerts resolved", map[string]any{"auto": true})
+	}
+	// Repeats that arrived in the same batch as the opening are folded in.
+	if isNew {
+		inc.RepeatsLogged = inc.Repeats
+	}
+	return out
+}
+
+// RepeatSummary returns a "+N repeats" entry for repeats not yet on the
+// timeline and marks them logged, or nil when there are none.
+func RepeatSummary(inc *Incident, now time.Time) *TimelineEntry {
+	n := inc.Repeats - inc.RepeatsLogged
+	if n <= 0 {
+		return nil
+	}
+	inc.RepeatsLogged = inc.Repeats
+	word := "repeats"
+	if n == 1 {
+		word = "repeat"
+	}
+	return &TimelineEntry{
+		IncidentID: inc.ID, At: now, Actor: ActorSystem, Kind: KindRepeats,
+		Message: fmt.Sprintf("+%d %s", n, word),
+		Data:    mustJSON(map[string]int{"count": n, "total": inc.Repeats}),
+	}
+}
+
+// FlushRepeats writes pending repeat summaries of up to limit incidents.
+func FlushRepeats(ctx context.Context, tx Tx, now time.Time, limit int) (int, error) {
+	incs, err := tx.IncidentsWithUnloggedRepeats(ctx, limit)
+	if err != nil || len(incs) == 0 {
+		return 0, err
+	}
+	entries := make([]*TimelineEntry, 0, len(incs))
+	for _, inc := range incs {
+		if e := RepeatSummary(inc, now); e != nil {
+			entries = append(entries, e)
+		}
+	}
+	if err := tx.UpdateIncidents(ctx, incs); err != nil {
+		return 0, err
+	}
+	return len(entries), tx.AppendTimeline(ctx, entries)
+}
+
+func countMsg(names []string, one, many string) string {
+	if len(names) == 1 {
+		return "1 " + one + ": " + names[0]
+	}
+	uniq := uniqueStrings(names)
+	sort.Strings(uniq)
+	if len(uniq) > 5 {
+		uniq = append(uniq[:5], "…")
+	}
+	return fmt.Sprintf("%d %s: %s", len(names), many, strings.Join(uniq, ", "))
+}
+
+func mustJSON(v any) []byte {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("incident: marshal timeline data: %v", err)) // only our own maps get here
+	}
+	return b
+}
+
+func uniqueStrings(in []string) []string {
+	seen := make(map[string]struct{}, len(in))
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func uniqueInts(in []int64) []int64 {
+	seen := make(map[int64]struct{}, len(in))
+	out := make([]int64, 0, len(in))
+	for _, s := range in {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
+			out = append(out, s)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

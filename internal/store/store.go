@@ -1,0 +1,136 @@
+// Package store is Firebreak's storage seam. The sqlite and postgres
+// packages implement it; storetest holds the conformance suite both pass.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+)
+
+// Store is a database that holds Firebreak's state.
+type Store interface {
+	// Engine names the implementation: "sqlite" or "postgres".
+	Engine() string
+	// Migrate brings the schema up to date. It is safe to run concurrently
+	// from several instances.
+	Migrate(ctx context.Context) error
+	// InTx runs fn in a write transaction, retrying it when the database
+	// reports a transient conflict. fn must not keep tx after it returns.
+	InTx(ctx context.Context, fn func(Tx) error) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+
+	GetIncident(ctx context.Context, id int64) (*incident.Incident, error)
+	ListIncidents(ctx context.Context, p ListIncidentsParams) ([]incident.Incident, error)
+	ListAlerts(ctx context.Context, p ListAlertsParams) ([]incident.Alert, error)
+	ListTimeline(ctx context.Context, p ListTimelineParams) ([]incident.TimelineEntry, error)
+	// CountOpenIncidents counts open incidents by severity, for metrics.
+	CountOpenIncidents(ctx context.Context) (map[incident.Severity]int, error)
+
+	// TokenByHash finds a token by the SHA-256 digest of its secret.
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	ListTokens(ctx context.Context) ([]Token, error)
+	// HasAdmin reports whether any live admin token exists.
+	HasAdmin(ctx context.Context) (bool, error)
+
+	// SavePlaybookVersion stores a playbook text under its content hash; a
+	// text already stored is left alone.
+	SavePlaybookVersion(ctx context.Context, v PlaybookVersion) error
+	GetPlaybookVersion(ctx context.Context, hash string) (*PlaybookVersion, error)
+}
+
+// Tx is a write transaction.
+type Tx interface {
+	incident.Tx
+	CreateToken(ctx context.Context, t *Token) error
+	RevokeToken(ctx context.Context, id int64, at time.Time) error
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+}
+
+// ListIncidentsParams filters and pages incidents, newest first.
+type ListIncidentsParams struct {
+	Status   []incident.Status
+	Severity []incident.Severity
+	Service  string
+	// BeforeID pages: only incidents with a smaller ID. Zero means none.
+	BeforeID int64
+	Limit    int
+}
+
+// ListAlertsParams filters and pages an incident's alerts, oldest first.
+type ListAlertsParams struct {
+	IncidentID int64
+	Status     incident.AlertStatus
+	AfterID    int64
+	Limit      int
+}
+
+// ListTimelineParams pages a timeline, oldest first.
+type ListTimelineParams struct {
+	IncidentID int64
+	AfterID    int64
+	Limit      int
+}
+
+// Role decides what a token may do.
+type Role string
+
+const (
+	RoleViewer    Role = "viewer"
+	RoleResponder Role = "responder"
+	RoleAdmin     Role = "admin"
+	// RoleIngest is an integration key's role: it may only post alerts of
+	// its own source.
+	RoleIngest Role = "ingest"
+)
+
+// Allows reports whether a holder of r may act as need. Ingest keys allow
+// nothing but ingest, and nothing else allows ingest.
+func (r Role) Allows(need Role) bool {
+	if r == RoleIngest || need == RoleIngest {
+		return r == need
+	}
+	rank := map[Role]int{RoleViewer: 1, RoleResponder: 2, RoleAdmin: 3}
+	return rank[r] >= rank[need] && rank[need] > 0
+}
+
+// ValidUserRole reports whether r can be given to a person's token.
+func (r Role) ValidUserRole() bool {
+	return r == RoleViewer || r == RoleResponder || r == RoleAdmin
+}
+
+// Token is an API token or an integration key. Its secret is never stored,
+// only its SHA-256 digest.
+type Token struct {
+	ID        int64           `json:"id"`
+	Name      string          `json:"name"`
+	Role      Role            `json:"role"`
+	Source    incident.Source `json:"source,omitempty"` // integration keys only
+	Hash      []byte          `json:"-"`
+	Prefix    string          `json:"prefix"` // the first characters, to tell keys apart
+	CreatedAt time.Time       `json:"created_at"`
+	CreatedBy string          `json:"created_by,omitempty"`
+	RevokedAt time.Time       `json:"revoked_at,omitzero"`
+}
+
+// AuditEntry records who did what, outside any one incident's timeline.
+type AuditEntry struct {
+	ID     int64     `json:"id"`
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Target string    `json:"target"`
+	Detail []byte    `json:"detail,omitempty"`
+}
+
+// PlaybookVersion is the exact text of a playbook as it was loaded.
+type PlaybookVersion struct {
+	Hash     string    `json:"hash"`
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`
+	Content  []byte    `json:"-"`
+	LoadedAt time.Time `json:"loaded_at"`
+}
