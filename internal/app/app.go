@@ -1,0 +1,194 @@
+// Package app is the composition root: it builds Firebreak's parts from a
+// configuration and runs them.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/config"
+	"github.com/firebreak-dev/firebreak/internal/httpapi"
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/store"
+	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
+)
+
+// NewLogger builds the slog logger the configuration asks for.
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.Level)) // validated already
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens and migrates the configured database.
+func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
+	url := c.DatabaseURL()
+	var (
+		s   store.Store
+		err error
+	)
+	if config.IsPostgres(url) {
+		s, err = openPostgres(ctx, url)
+	} else {
+		s, err = sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("migrate %s database: %w", s.Engine(), err)
+	}
+	return s, nil
+}
+
+// Serve runs the server until ctx ends or SIGTERM/SIGINT arrives, then shuts
+// down gracefully: it stops accepting, lets in-flight requests finish,
+// commits what intake holds and closes the store.
+func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	log := NewLogger(c.Log, stderr)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data_dir: create %s: %w", c.DataDir, err)
+	}
+	st, err := OpenStore(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if err := bootstrapAdmin(ctx, st, c.DataDir, stdout); err != nil {
+		return err
+	}
+
+	metrics := httpapi.NewMetrics(st)
+	committers := 1
+	if st.Engine() == "postgres" {
+		committers = 4
+	}
+	in := intake.New(intake.Config{
+		Store: st, Logger: log, Now: time.Now,
+		Grouping:    incident.Grouping{By: c.Intake.GroupBy},
+		AutoResolve: c.AutoResolve(),
+		MaxBatch:    c.Intake.MaxBatch,
+		Committers:  committers,
+		Observe:     metrics.ObserveBatch,
+	})
+	in.Start()
+
+	lib, err := loadPlaybooks(ctx, &c, st, log)
+	if err != nil {
+		in.Stop()
+		return err
+	}
+
+	handler := httpapi.NewServer(httpapi.Deps{
+		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, time.Now),
+		Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
+		Ready: st.Ping,
+	})
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		in.Stop()
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	bg, cancelBG := context.WithCancel(context.Background())
+	defer cancelBG()
+	go intake.FlushRepeats(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), time.Now, log)
+	go watchPlaybooks(bg, lib, log)
+
+	fmt.Fprintf(stdout, "Firebreak listening on http://%s (database: %s, %s)\n", ln.Addr(), st.Engine(), redactURL(c.DatabaseURL()))
+	log.Info("serving", "addr", ln.Addr().String(), "engine", st.Engine())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		in.Stop()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	in.Stop()
+	cancelBG()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrapAdmin creates the first admin token when there is none, prints
+// it once and writes it to data_dir/admin-token with mode 0600.
+func bootstrapAdmin(ctx context.Context, st store.Store, dataDir string, stdout io.Writer) error {
+	ok, err := st.HasAdmin(ctx)
+	if err != nil || ok {
+		return err
+	}
+	secret, hash := auth.NewSecret(auth.TokenPrefix)
+	tok := &store.Token{Name: "admin", Role: store.RoleAdmin, Hash: hash, Prefix: secret[:10], CreatedAt: time.Now().UTC(), CreatedBy: "bootstrap"}
+	err = st.InTx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateToken(ctx, tok); err != nil {
+			return err
+		}
+		return tx.AppendAudit(ctx, &store.AuditEntry{At: tok.CreatedAt, Actor: "bootstrap", Action: "token.create", Target: "admin"})
+	})
+	if incident.ErrorCode(err) == incident.ECONFLICT {
+		// Another instance bootstrapped at the same moment.
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create bootstrap admin token: %w", err)
+	}
+	path := filepath.Join(dataDir, "admin-token")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintf(stdout, "Bootstrap admin token (shown once, also saved to %s):\n  %s\n", path, secret)
+	return nil
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if at := strings.LastIndex(u, "@"); at > i {
+			if colon := strings.Index(u[i+3:at], ":"); colon >= 0 {
+				return u[:i+3+colon+1] + "xxxxx" + u[at:]
+			}
+		}
+	}
+	return u
+}
+
+var errNoPlaybooks = errors.New("no playbooks")

@@ -1,0 +1,218 @@
+// Package config reads firebreak.yaml and the FIREBREAK_* environment.
+// Precedence, lowest first: defaults, the file, the environment, flags.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole of Firebreak's configuration.
+type Config struct {
+	Listen    string   `yaml:"listen"`
+	DataDir   string   `yaml:"data_dir"`
+	DB        string   `yaml:"db"`
+	Playbooks []string `yaml:"playbooks"`
+	Log       Log      `yaml:"log"`
+	Intake    Intake   `yaml:"intake"`
+	// Targets are the systems playbook steps run against.
+	Targets Targets `yaml:"targets"`
+	// Redact lists extra regular expressions scrubbed from outputs and logs.
+	Redact []string `yaml:"redact"`
+}
+
+// Log configures slog.
+type Log struct {
+	Format string `yaml:"format"` // text or json
+	Level  string `yaml:"level"`  // debug, info, warn, error
+}
+
+// Intake configures alert intake.
+type Intake struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// GroupBy lists the labels that group alerts into one incident; "a|b"
+	// takes the first of a and b that is present.
+	GroupBy     []string `yaml:"group_by"`
+	AutoResolve *bool    `yaml:"auto_resolve"`
+	MaxBatch    int      `yaml:"max_batch"`
+	// RepeatSummaryEvery is how often "+N repeats" timeline entries are
+	// written for alerts that keep firing.
+	RepeatSummaryEvery Duration `yaml:"repeat_summary_every"`
+}
+
+// Targets name the databases and clusters that steps run against.
+type Targets struct {
+	SQL  map[string]SQLTarget  `yaml:"sql"`
+	Kube map[string]KubeTarget `yaml:"kube"`
+}
+
+// SQLTarget is a PostgreSQL database. Its DSN comes from an environment
+// variable or a file, never from this file's text.
+type SQLTarget struct {
+	DSNEnv           string   `yaml:"dsn_env"`
+	DSNFile          string   `yaml:"dsn_file"`
+	Default          bool     `yaml:"default"`
+	StatementTimeout Duration `yaml:"statement_timeout"`
+	LockTimeout      Duration `yaml:"lock_timeout"`
+	MaxRows          int      `yaml:"max_rows"`
+}
+
+// KubeTarget is a Kubernetes cluster.
+type KubeTarget struct {
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
+	Namespace  string `yaml:"namespace"`
+	Default    bool   `yaml:"default"`
+}
+
+// Duration reads "10s", "5m" and the like.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 10s or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Default returns the zero-config configuration.
+func Default() Config {
+	return Config{
+		Listen:  "127.0.0.1:8080",
+		DataDir: "firebreak-data",
+		Log:     Log{Format: "text", Level: "info"},
+		Intake: Intake{
+			MaxBodyBytes:       5 << 20,
+			MaxBatch:           5000,
+			RepeatSummaryEvery: Duration(30 * time.Second),
+		},
+	}
+}
+
+// Load reads the file at path (when not empty) over the defaults, then the
+// environment.
+func Load(path string, getenv func(string) string) (Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	if v := getenv("FIREBREAK_LISTEN"); v != "" {
+		c.Listen = v
+	}
+	if v := getenv("FIREBREAK_DATA_DIR"); v != "" {
+		c.DataDir = v
+	}
+	if v := getenv("FIREBREAK_DB"); v != "" {
+		c.DB = v
+	}
+	if v := getenv("FIREBREAK_PLAYBOOKS"); v != "" {
+		c.Playbooks = filepath.SplitList(v)
+	}
+	if v := getenv("FIREBREAK_LOG_FORMAT"); v != "" {
+		c.Log.Format = v
+	}
+	if v := getenv("FIREBREAK_LOG_LEVEL"); v != "" {
+		c.Log.Level = v
+	}
+	if v := getenv("FIREBREAK_AUTO_RESOLVE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("FIREBREAK_AUTO_RESOLVE: %q is not true or false", v)
+		}
+		c.Intake.AutoResolve = &b
+	}
+	return nil
+}
+
+// Validate checks the configuration and names the first wrong field.
+func (c *Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("listen: must not be empty (for example 127.0.0.1:8080)")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not debug, info, warn or error", c.Log.Level)
+	}
+	if c.Intake.MaxBodyBytes <= 0 {
+		return fmt.Errorf("intake.max_body_bytes: must be positive, got %d", c.Intake.MaxBodyBytes)
+	}
+	if c.Intake.MaxBatch <= 0 {
+		return fmt.Errorf("intake.max_batch: must be positive, got %d", c.Intake.MaxBatch)
+	}
+	if c.Intake.RepeatSummaryEvery <= 0 {
+		return errors.New("intake.repeat_summary_every: must be positive")
+	}
+	for i, g := range c.Intake.GroupBy {
+		if strings.TrimSpace(g) == "" {
+			return fmt.Errorf("intake.group_by[%d]: must name a label", i)
+		}
+	}
+	defaults := 0
+	for name, t := range c.Targets.SQL {
+		if t.DSNEnv == "" && t.DSNFile == "" {
+			return fmt.Errorf("targets.sql.%s: set dsn_env (an environment variable holding the DSN) or dsn_file", name)
+		}
+		if t.DSNEnv != "" && t.DSNFile != "" {
+			return fmt.Errorf("targets.sql.%s: set dsn_env or dsn_file, not both", name)
+		}
+		if t.Default {
+			defaults++
+		}
+	}
+	if defaults > 1 {
+		return errors.New("targets.sql: more than one target is marked default")
+	}
+	return nil
+}
+
+// AutoResolve reports whether incidents resolve when their alerts do
+// (default true).
+func (c *Config) AutoResolve() bool {
+	return c.Intake.AutoResolve == nil || *c.Intake.AutoResolve
+}
+
+// DatabaseURL is the store to open: the db setting, or firebreak.db in the
+// data directory.
+func (c *Config) DatabaseURL() string {
+	if c.DB != "" {
+		return c.DB
+	}
+	return filepath.Join(c.DataDir, "firebreak.db")
+}
+
+// IsPostgres reports whether a database URL names PostgreSQL.
+func IsPostgres(url string) bool {
+	return strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://")
+}

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+// Metrics are Firebreak's Prometheus metrics, on a registry of their own.
+type Metrics struct {
+	Registry      *prometheus.Registry
+	alerts        *prometheus.CounterVec
+	ingestLatency *prometheus.HistogramVec
+	batchEvents   prometheus.Histogram
+	batchRequests prometheus.Histogram
+}
+
+// NewMetrics registers the metrics; open incidents are read from s at
+// scrape time.
+func NewMetrics(s store.Store) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "firebreak_alerts_received_total",
+			Help: "Alerts received, by source and outcome (opened, grouped, repeat, resolved, acknowledged, ignored, rejected, error).",
+		}, []string{"source", "outcome"}),
+		ingestLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "firebreak_ingest_duration_seconds",
+			Help:    "Time from an intake request's arrival to its answer, commit included.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"source", "outcome"}),
+		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "firebreak_ingest_batch_alerts",
+			Help:    "Alerts committed in one group-commit transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}),
+		batchRequests: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "firebreak_ingest_batch_requests",
+			Help:    "Intake requests committed in one group-commit transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
+		}),
+	}
+	m.Registry.MustRegister(m.alerts, m.ingestLatency, m.batchEvents, m.batchRequests,
+		&openIncidents{store: s, desc: prometheus.NewDesc("firebreak_open_incidents",
+			"Incidents not yet resolved, by severity.", []string{"severity"}, nil)},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, src := range incident.Sources {
+		for _, o := range []string{"opened", "grouped", "repeat", "resolved", "rejected", "error"} {
+			m.alerts.WithLabelValues(string(src), o)
+		}
+	}
+	return m
+}
+
+// ObserveBatch records one committed group-commit batch.
+func (m *Metrics) ObserveBatch(requests, events int) {
+	m.batchRequests.Observe(float64(requests))
+	m.batchEvents.Observe(float64(events))
+}
+
+func (m *Metrics) observeIngest(src incident.Source, outcome string, d time.Duration) {
+	m.ingestLatency.WithLabelValues(string(src), outcome).Observe(d.Seconds())
+}
+
+func (m *Metrics) countAlerts(src incident.Source, outcome string, n int) {
+	m.alerts.WithLabelValues(string(src), outcome).Add(float64(n))
+}
+
+func (m *Metrics) countResults(src incident.Source, results []incident.Result) {
+	counts := make(map[incident.Outcome]int, 4)
+	for _, r := range results {
+		counts[r.Outcome]++
+	}
+	for o, n := range counts {
+		m.alerts.WithLabelValues(string(src), string(o)).Add(float64(n))
+	}
+}
+
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: nil}).ServeHTTP(w, r)
+	return nil
+}
+
+type openIncidents struct {
+	store store.Store
+	desc  *prometheus.Desc
+}
+
+func (o *openIncidents) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := o.store.CountOpenIncidents(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(o.desc, err)
+		return
+	}
+	for _, sev := range []incident.Severity{incident.SeverityCritical, incident.SeverityWarning, incident.SeverityInfo} {
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(counts[sev]), string(sev))
+	}
+}

@@ -1,0 +1,189 @@
+// Package httpapi is Firebreak's HTTP interface: intake, the REST API,
+// health and metrics. Every route is listed in routes.go.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+// Deps are what the server needs.
+type Deps struct {
+	Store        store.Store
+	Ingester     *intake.Ingester
+	Tokens       *auth.Tokens
+	Metrics      *Metrics
+	Logger       *slog.Logger
+	Now          func() time.Time
+	MaxBodyBytes int64
+	// Ready reports whether the server should take traffic.
+	Ready func(ctx context.Context) error
+}
+
+// Server serves the HTTP interface.
+type Server struct {
+	Deps
+	mux *http.ServeMux
+}
+
+// NewServer returns the HTTP handler.
+func NewServer(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s.routes()
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Logger.ErrorContext(r.Context(), "handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+			writeError(w, incident.Errorf(incident.EINTERNAL, "internal error"))
+		}
+	}()
+	s.mux.ServeHTTP(w, r)
+}
+
+// handlerFunc is a handler that returns its error; one place turns errors
+// into statuses and bodies.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error
+
+// principalKey is the context key of the authenticated principal.
+type principalKey struct{}
+
+// authed wraps h so that it runs only for a token that allows role need.
+func (s *Server) authed(need store.Role, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := s.Tokens.Check(r.Context(), bearer(r))
+		if err == nil && !p.Role.Allows(need) {
+			err = incident.Errorf(incident.EFORBIDDEN, "token %q has role %s; this needs %s", p.Name, p.Role, need)
+		}
+		if err == nil {
+			err = h(w, r, p)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code := incident.ErrorCode(err)
+	if code == incident.EINTERNAL || code == incident.EUNAVAILABLE {
+		s.Logger.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeError(w, err)
+}
+
+var statusOf = map[string]int{
+	incident.ECONFLICT:     http.StatusConflict,
+	incident.EINVALID:      http.StatusBadRequest,
+	incident.ENOTFOUND:     http.StatusNotFound,
+	incident.EUNAUTHORIZED: http.StatusUnauthorized,
+	incident.EFORBIDDEN:    http.StatusForbidden,
+	incident.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	incident.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	incident.EINTERNAL:     http.StatusInternalServerError,
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	code := incident.ErrorCode(err)
+	status := statusOf[code]
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": incident.ErrorMessage(err)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// readBody reads a request body up to the configured limit.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > s.MaxBodyBytes {
+		return nil, tooLarge(s.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(s.MaxBodyBytes)
+		}
+		return nil, incident.Errorf(incident.EINVALID, "body: could not be read: %v", err)
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) error {
+	return incident.Errorf(incident.ETOOLARGE, "body: larger than the limit of %d bytes; split the request or raise intake.max_body_bytes", limit)
+}
+
+// decodeJSON decodes a small API request body strictly.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &ute):
+			return incident.Errorf(incident.EINVALID, "%s: must be %s, got %s", ute.Field, ute.Type, ute.Value)
+		case errors.As(err, &se):
+			return incident.Errorf(incident.EINVALID, "body: invalid JSON at offset %d: %v", se.Offset, err)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return incident.Errorf(incident.EINVALID, "%s: unknown field", strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
+		case errors.Is(err, io.EOF):
+			return incident.Errorf(incident.EINVALID, "body: empty; send a JSON object")
+		}
+		return incident.Errorf(incident.EINVALID, "body: %v", err)
+	}
+	return nil
+}
+
+func pathID(r *http.Request, name string) (int64, error) {
+	v := r.PathValue(name)
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, incident.Errorf(incident.EINVALID, "%s: %q is not a positive integer", name, v)
+	}
+	return id, nil
+}

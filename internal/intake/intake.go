@@ -1,0 +1,244 @@
+// Package intake commits alert events in groups: concurrent requests share
+// one transaction, so the intake rate is not bounded by one fsync per
+// request. A request is answered only after its transaction commits.
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+// OnCommit runs inside the batch's transaction after its events are
+// applied, with the incidents the batch opened. Later features hook in
+// here (playbook runs, notifications) so their jobs commit atomically with
+// the incident.
+type OnCommit func(ctx context.Context, tx store.Tx, opened []*incident.Incident) error
+
+// Config sets up an Ingester.
+type Config struct {
+	Store    store.Store
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Grouping incident.Grouping
+	// AutoResolve resolves an incident when all its alerts resolve.
+	AutoResolve bool
+	// MaxBatch caps the events in one transaction (default 5000).
+	MaxBatch int
+	// Committers is how many transactions may run at once: 1 for SQLite,
+	// more for PostgreSQL, which takes concurrent writers.
+	Committers int
+	// Observe, when set, is told each committed batch's request and event
+	// counts.
+	Observe  func(requests, events int)
+	OnCommit OnCommit
+}
+
+// Ingester batches events from concurrent callers into transactions.
+type Ingester struct {
+	cfg  Config
+	reqs chan *request
+	wg   sync.WaitGroup
+}
+
+type request struct {
+	ctx    context.Context
+	events []incident.Event
+	done   chan reply
+}
+
+type reply struct {
+	results []incident.Result
+	err     error
+}
+
+// New returns an Ingester; call Start before Submit.
+func New(cfg Config) *Ingester {
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 5000
+	}
+	if cfg.Committers <= 0 {
+		cfg.Committers = 1
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Ingester{cfg: cfg, reqs: make(chan *request, 4096)}
+}
+
+// Start runs the committers until Stop.
+func (in *Ingester) Start() {
+	for i := 0; i < in.cfg.Committers; i++ {
+		in.wg.Add(1)
+		go func() {
+			defer in.wg.Done()
+			in.commitLoop()
+		}()
+	}
+}
+
+// Stop lets queued requests commit, then stops the committers. Callers must
+// not Submit after Stop.
+func (in *Ingester) Stop() {
+	close(in.reqs)
+	in.wg.Wait()
+}
+
+// ErrStopped is returned to a Submit that raced with Stop.
+var ErrStopped = incident.Errorf(incident.EUNAVAILABLE, "intake is shutting down; retry")
+
+// Submit commits events and returns one result per event. It returns only
+// after the events are durably committed, or with an error when they were
+// not.
+func (in *Ingester) Submit(ctx context.Context, events []incident.Event) (res []incident.Result, err error) {
+	if len(events) == 0 {
+		return nil, nil
+	}
+	r := &request{ctx: ctx, events: events, done: make(chan reply, 1)}
+	defer func() {
+		if recover() != nil { // send on closed channel: we are stopping
+			res, err = nil, ErrStopped
+		}
+	}()
+	select {
+	case in.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	// Once queued, wait for the outcome even if the caller gives up: the
+	// events may already be committed, and the answer must say so honestly.
+	rep := <-r.done
+	return rep.results, rep.err
+}
+
+func (in *Ingester) commitLoop() {
+	var batch []*request
+	for first := range in.reqs {
+		batch = append(batch[:0], first)
+		n := len(first.events)
+	fill:
+		for n < in.cfg.MaxBatch {
+			select {
+			case r, ok := <-in.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+				n += len(r.events)
+			default:
+				break fill
+			}
+		}
+		in.commit(batch, n)
+	}
+}
+
+func (in *Ingester) commit(batch []*request, n int) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.ctx.Err() != nil {
+			// Nothing was committed for a caller that went away before its
+			// turn: tell it so, and do not commit for it.
+			r.done <- reply{err: r.ctx.Err()}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	events := make([]incident.Event, 0, n)
+	for _, r := range live {
+		events = append(events, r.events...)
+	}
+	results, err := in.apply(events)
+	if err != nil && len(live) > 1 {
+		// One bad request must not fail its neighbours: retry each alone.
+		in.cfg.Logger.Warn("batch failed; committing its requests one by one", "requests", len(live), "err", err)
+		for _, r := range live {
+			res, err := in.apply(r.events)
+			r.done <- reply{results: res, err: err}
+		}
+		return
+	}
+	if err != nil {
+		live[0].done <- reply{err: err}
+		return
+	}
+	if in.cfg.Observe != nil {
+		in.cfg.Observe(len(live), len(events))
+	}
+	off := 0
+	for _, r := range live {
+		r.done <- reply{results: results[off : off+len(r.events)]}
+		off += len(r.events)
+	}
+}
+
+func (in *Ingester) apply(events []incident.Event) ([]incident.Result, error) {
+	// The batch is not tied to any one caller's context: it commits or
+	// fails as a whole, within its own deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var results []incident.Result
+	err := in.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		var (
+			opened []*incident.Incident
+			err    error
+		)
+		results, opened, err = incident.Apply(ctx, tx, events, incident.Options{
+			Grouping: in.cfg.Grouping, AutoResolve: in.cfg.AutoResolve, Now: in.cfg.Now(),
+		})
+		if err != nil {
+			return err
+		}
+		if in.cfg.OnCommit != nil {
+			return in.cfg.OnCommit(ctx, tx, opened)
+		}
+		return nil
+	})
+	if err != nil {
+		if code := incident.ErrorCode(err); code == incident.EINVALID || code == incident.ECONFLICT {
+			return nil, err
+		}
+		return nil, fmt.Errorf("commit %d events: %w", len(events), errors.Join(err, incident.Errorf(incident.EUNAVAILABLE, "could not store alerts; retry")))
+	}
+	return results, nil
+}
+
+// FlushRepeats writes pending "+N repeats" timeline entries every interval
+// until ctx ends.
+func FlushRepeats(ctx context.Context, s store.Store, every time.Duration, now func() time.Time, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			var n int
+			err := s.InTx(ctx, func(tx store.Tx) error {
+				var err error
+				n, err = incident.FlushRepeats(ctx, tx, now(), 200)
+				return err
+			})
+			if err != nil {
+				if ctx.Err() == nil {
+					log.WarnContext(ctx, "flush repeat summaries", "err", err)
+				}
+				break
+			}
+			if n < 200 {
+				break
+			}
+		}
+	}
+}
