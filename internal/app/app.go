@@ -123,7 +123,7 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 	}
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
-	go intake.FlushRepeats(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), time.Now, log)
+	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), time.Now, log)
 	go watchPlaybooks(bg, lib, log)
 
 	fmt.Fprintf(stdout, "Firebreak listening on http://%s (database: %s, %s)\n", ln.Addr(), st.Engine(), redactURL(c.DatabaseURL()))

@@ -123,9 +123,7 @@ func Act(ctx context.Context, tx Tx, id int64, act Action, actor string, now tim
 		add(KindNote, act.Text, nil)
 	}
 	inc.UpdatedAt = now
-	if e := RepeatSummary(inc, now); e != nil {
-		entries = append([]*TimelineEntry{e}, entries...)
-	}
+	entries = append(PendingSummaries(inc, now), entries...)
 	if err := tx.UpdateIncidents(ctx, []*Incident{inc}); err != nil {
 		return nil, fmt.Errorf("update incident %d: %w", id, err)
 	}

@@ -34,9 +34,10 @@ type Tx interface {
 	ResolveFiringAlerts(ctx context.Context, incidentID int64, at time.Time) (int, error)
 	// AppendTimeline appends entries and sets their IDs.
 	AppendTimeline(ctx context.Context, entries []*TimelineEntry) error
-	// IncidentsWithUnloggedRepeats returns up to limit incidents whose
-	// repeats are not yet summarised on their timeline, locked.
-	IncidentsWithUnloggedRepeats(ctx context.Context, limit int) ([]*Incident, error)
+	// IncidentsWithPendingSummaries returns up to limit incidents whose
+	// joined alerts or repeats are not yet summarised on their timeline,
+	// locked.
+	IncidentsWithPendingSummaries(ctx context.Context, limit int) ([]*Incident, error)
 }
 
 // Outcome says what an event did.
@@ -95,7 +96,6 @@ type applier struct {
 // batchNotes collects what a batch did to one incident, so the timeline gets
 // one summarising entry per kind instead of one per alert.
 type batchNotes struct {
-	added       []string
 	resolved    []string
 	acked       string
 	severityWas Severity
@@ -203,7 +203,6 @@ func (a *applier) event(ctx context.Context, e *Event, fp, groupKey string) (Res
 		inc.FiringCount++
 		a.raiseSeverity(inc, al.Severity)
 		a.dirtyIncs[inc.ID] = true
-		a.note(inc.ID).added = append(a.note(inc.ID).added, al.Name)
 		res.IncidentID = inc.ID
 		return res, nil
 
@@ -421,34 +420,35 @@ func (a *applier) flush(ctx context.Context) error {
 	return nil
 }
 
-// timeline builds one batch's entries for an incident. Pending repeats are
-// summarised first, so the timeline stays in order.
+// timeline builds one batch's entries for an incident. Joined alerts and
+// repeats are not written one by one: they are summarised ("+37 repeats")
+// before the incident's next entry, or by FlushSummaries.
 func (a *applier) timeline(inc *Incident, n *batchNotes) []*TimelineEntry {
-	if n == nil {
-		return nil // only repeats: summarised later, or before the next entry
-	}
-	var out []*TimelineEntry
-	add := func(kind EventKind, actor, msg string, data any) {
-		out = append(out, &TimelineEntry{IncidentID: inc.ID, At: a.now, Actor: actor, Kind: kind, Message: msg, Data: mustJSON(data)})
-	}
 	isNew := false
 	for _, o := range a.opened {
 		if o.ID == inc.ID {
 			isNew = true
 		}
 	}
+	if n == nil && !isNew {
+		return nil
+	}
+	if n == nil {
+		n = &batchNotes{}
+	}
+	var out []*TimelineEntry
+	add := func(kind EventKind, actor, msg string, data any) {
+		out = append(out, &TimelineEntry{IncidentID: inc.ID, At: a.now, Actor: actor, Kind: kind, Message: msg, Data: mustJSON(data)})
+	}
 	if isNew {
-		add(KindOpened, ActorSystem, fmt.Sprintf("Incident opened: %s (%s)", inc.Title, inc.Severity),
-			map[string]any{"severity": inc.Severity, "group_labels": inc.GroupLabels})
-		if len(n.added) > 0 {
-			n.added = n.added[1:] // the opening alert is in the entry above
+		msg := fmt.Sprintf("Incident opened: %s (%s)", inc.Title, inc.Severity)
+		if inc.AlertCount > 1 {
+			msg += fmt.Sprintf(", %d alerts", inc.AlertCount)
 		}
-	}
-	if e := RepeatSummary(inc, a.now); e != nil && !isNew {
-		out = append([]*TimelineEntry{e}, out...)
-	}
-	if len(n.added) > 0 {
-		add(KindAlertAdded, ActorSystem, countMsg(n.added, "alert joined", "alerts joined"), map[string]any{"count": len(n.added)})
+		add(KindOpened, ActorSystem, msg, map[string]any{"severity": inc.Severity, "group_labels": inc.GroupLabels, "alerts": inc.AlertCount})
+		inc.AlertsLogged, inc.RepeatsLogged = inc.AlertCount, inc.Repeats
+	} else {
+		out = append(out, PendingSummaries(inc, a.now)...)
 	}
 	if n.severityWas != "" && !isNew {
 		add(KindSeverity, ActorSystem, fmt.Sprintf("Severity raised from %s to %s", n.severityWas, inc.Severity),
@@ -464,48 +464,54 @@ func (a *applier) timeline(inc *Incident, n *batchNotes) []*TimelineEntry {
 	if n.resolve {
 		add(KindResolved, ActorSystem, "Resolved automatically: all alerts resolved", map[string]any{"auto": true})
 	}
-	// Repeats that arrived in the same batch as the opening are folded in.
-	if isNew {
+	return out
+}
+
+// PendingSummaries returns "+N alerts joined" and "+N repeats" entries for
+// what is not yet on the timeline, and marks it logged.
+func PendingSummaries(inc *Incident, now time.Time) []*TimelineEntry {
+	var out []*TimelineEntry
+	if n := inc.AlertCount - inc.AlertsLogged; n > 0 {
+		inc.AlertsLogged = inc.AlertCount
+		out = append(out, &TimelineEntry{
+			IncidentID: inc.ID, At: now, Actor: ActorSystem, Kind: KindAlertAdded,
+			Message: fmt.Sprintf("+%d %s joined", n, plural(n, "alert", "alerts")),
+			Data:    mustJSON(map[string]int{"count": n, "total": inc.AlertCount}),
+		})
+	}
+	if n := inc.Repeats - inc.RepeatsLogged; n > 0 {
 		inc.RepeatsLogged = inc.Repeats
+		out = append(out, &TimelineEntry{
+			IncidentID: inc.ID, At: now, Actor: ActorSystem, Kind: KindRepeats,
+			Message: fmt.Sprintf("+%d %s", n, plural(n, "repeat", "repeats")),
+			Data:    mustJSON(map[string]int{"count": n, "total": inc.Repeats}),
+		})
 	}
 	return out
 }
 
-// RepeatSummary returns a "+N repeats" entry for repeats not yet on the
-// timeline and marks them logged, or nil when there are none.
-func RepeatSummary(inc *Incident, now time.Time) *TimelineEntry {
-	n := inc.Repeats - inc.RepeatsLogged
-	if n <= 0 {
-		return nil
-	}
-	inc.RepeatsLogged = inc.Repeats
-	word := "repeats"
+func plural(n int, one, many string) string {
 	if n == 1 {
-		word = "repeat"
+		return one
 	}
-	return &TimelineEntry{
-		IncidentID: inc.ID, At: now, Actor: ActorSystem, Kind: KindRepeats,
-		Message: fmt.Sprintf("+%d %s", n, word),
-		Data:    mustJSON(map[string]int{"count": n, "total": inc.Repeats}),
-	}
+	return many
 }
 
-// FlushRepeats writes pending repeat summaries of up to limit incidents.
-func FlushRepeats(ctx context.Context, tx Tx, now time.Time, limit int) (int, error) {
-	incs, err := tx.IncidentsWithUnloggedRepeats(ctx, limit)
+// FlushSummaries writes pending summaries of up to limit incidents and
+// returns how many incidents it summarised.
+func FlushSummaries(ctx context.Context, tx Tx, now time.Time, limit int) (int, error) {
+	incs, err := tx.IncidentsWithPendingSummaries(ctx, limit)
 	if err != nil || len(incs) == 0 {
 		return 0, err
 	}
-	entries := make([]*TimelineEntry, 0, len(incs))
+	var entries []*TimelineEntry
 	for _, inc := range incs {
-		if e := RepeatSummary(inc, now); e != nil {
-			entries = append(entries, e)
-		}
+		entries = append(entries, PendingSummaries(inc, now)...)
 	}
 	if err := tx.UpdateIncidents(ctx, incs); err != nil {
 		return 0, err
 	}
-	return len(entries), tx.AppendTimeline(ctx, entries)
+	return len(incs), tx.AppendTimeline(ctx, entries)
 }
 
 func countMsg(names []string, one, many string) string {

@@ -143,9 +143,12 @@ type Incident struct {
 	ETA         string            `json:"eta,omitempty"`
 	// AlertCount is every alert the incident ever held; FiringCount those
 	// still firing. Repeats counts receipts of alerts already firing.
-	AlertCount     int       `json:"alert_count"`
-	FiringCount    int       `json:"firing_count"`
-	Repeats        int       `json:"repeats"`
+	AlertCount  int `json:"alert_count"`
+	FiringCount int `json:"firing_count"`
+	Repeats     int `json:"repeats"`
+	// AlertsLogged and RepeatsLogged are how many of each the timeline
+	// already tells of.
+	AlertsLogged   int       `json:"-"`
 	RepeatsLogged  int       `json:"-"`
 	StartedAt      time.Time `json:"started_at"`
 	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`

@@ -212,9 +212,10 @@ func (in *Ingester) apply(events []incident.Event) ([]incident.Result, error) {
 	return results, nil
 }
 
-// FlushRepeats writes pending "+N repeats" timeline entries every interval
+// FlushSummaries writes pending "+N alerts joined" and "+N repeats"
+// timeline entries every interval
 // until ctx ends.
-func FlushRepeats(ctx context.Context, s store.Store, every time.Duration, now func() time.Time, log *slog.Logger) {
+func FlushSummaries(ctx context.Context, s store.Store, every time.Duration, now func() time.Time, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -227,12 +228,12 @@ func FlushRepeats(ctx context.Context, s store.Store, every time.Duration, now f
 			var n int
 			err := s.InTx(ctx, func(tx store.Tx) error {
 				var err error
-				n, err = incident.FlushRepeats(ctx, tx, now(), 200)
+				n, err = incident.FlushSummaries(ctx, tx, now(), 200)
 				return err
 			})
 			if err != nil {
 				if ctx.Err() == nil {
-					log.WarnContext(ctx, "flush repeat summaries", "err", err)
+					log.WarnContext(ctx, "flush timeline summaries", "err", err)
 				}
 				break
 			}

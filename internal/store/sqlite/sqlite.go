@@ -33,6 +33,18 @@ type DB struct {
 	path string
 	w    *sql.DB // one connection: SQLite has one writer at a time
 	r    *sql.DB
+
+	// Statements prepared once on the writer connection.
+	updateIncident, updateAlert *sql.Stmt
+
+	// multi holds multi-row INSERTs for the common batch sizes, prepared at
+	// start-up; it is read-only afterwards.
+	multi map[multiKey]*sql.Stmt
+}
+
+type multiKey struct {
+	prefix string
+	rows   int
 }
 
 var _ store.Store = (*DB)(nil)
@@ -75,7 +87,45 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	n := runtime.GOMAXPROCS(0) * 2
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &DB{path: path, w: w, r: r}, nil
+	return &DB{path: path, w: w, r: r, multi: make(map[multiKey]*sql.Stmt)}, nil
+}
+
+// prepare readies the hot statements; it runs after migrations, since they
+// name the tables.
+func (db *DB) prepare(ctx context.Context) error {
+	if db.updateIncident != nil {
+		return nil
+	}
+	var err error
+	db.updateIncident, err = db.w.PrepareContext(ctx, `UPDATE incidents SET title = ?, severity = ?, service = ?, status = ?,
+		responder = ?, impact = ?, eta = ?, alert_count = ?, firing_count = ?, repeats = ?, repeats_logged = ?, alerts_logged = ?,
+		acknowledged_at = ?, resolved_at = ?, updated_at = ? WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	db.updateAlert, err = db.w.PrepareContext(ctx, `UPDATE alerts SET status = ?, summary = ?, severity = ?, labels = ?,
+		annotations = ?, generator_url = ?, links = ?, details = ?, ends_at = ?, count = ?, last_seen_at = ?, resolved_at = ?
+		WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	sizes := []int{rowsPerInsert}
+	for n := 1; n <= 16; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		for _, m := range []struct {
+			prefix string
+			cols   int
+		}{{insertAlertsSQL, insertAlertsCols}, {insertTimelineSQL, insertTimelineCols}} {
+			s, err := db.w.PrepareContext(ctx, multiInsertSQL(m.prefix, m.cols, n))
+			if err != nil {
+				return err
+			}
+			db.multi[multiKey{prefix: m.prefix, rows: n}] = s
+		}
+	}
+	return nil
 }
 
 func (db *DB) Engine() string { return "sqlite" }
@@ -83,6 +133,9 @@ func (db *DB) Engine() string { return "sqlite" }
 func (db *DB) Ping(ctx context.Context) error { return db.r.PingContext(ctx) }
 
 func (db *DB) Close() error {
+	for _, s := range db.multi {
+		s.Close()
+	}
 	return errors.Join(db.r.Close(), db.w.Close())
 }
 
@@ -120,7 +173,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %s: %w", version, err)
 		}
 	}
-	return nil
+	return db.prepare(ctx)
 }
 
 func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -139,7 +192,7 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // is nothing to retry but a busy database, which busy_timeout absorbs.
 func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		return fn(&txn{tx: tx})
+		return fn(&txn{db: db, tx: tx})
 	})
 	return mapErr(err)
 }

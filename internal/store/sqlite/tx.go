@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
@@ -13,8 +14,50 @@ import (
 // txn is a write transaction. SQLite takes the write lock at BEGIN
 // (_txlock=immediate), so reads inside it are as good as locked.
 type txn struct {
+	db *DB
 	tx *sql.Tx
 }
+
+// rowsPerInsert bounds a multi-row INSERT well under SQLite's limit of
+// 32766 bind parameters.
+const rowsPerInsert = 200
+
+// stmt binds a statement prepared on the writer connection to this
+// transaction; with one connection, database/sql reuses it as is.
+func (t *txn) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
+	return t.tx.StmtContext(ctx, s)
+}
+
+func (t *txn) maxID(ctx context.Context, table string) (int64, error) {
+	var id int64
+	// max(id) on an INTEGER PRIMARY KEY is one B-tree seek.
+	err := t.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&id)
+	return id, err
+}
+
+// multiInsert returns a statement inserting rows rows after prefix: one
+// prepared at start-up when there is one, else one prepared for this
+// transaction. (Preparing on the writer pool here would wait forever for
+// the one connection this transaction holds.)
+func (t *txn) multiInsert(ctx context.Context, prefix string, cols, rows int) (*sql.Stmt, error) {
+	if s := t.db.multi[multiKey{prefix: prefix, rows: rows}]; s != nil {
+		return t.stmt(ctx, s), nil
+	}
+	return t.tx.PrepareContext(ctx, multiInsertSQL(prefix, cols, rows))
+}
+
+func multiInsertSQL(prefix string, cols, rows int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	return prefix + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+const (
+	insertAlertsSQL = `INSERT INTO alerts (id, incident_id, source, fingerprint, status, name, summary,
+		severity, labels, annotations, generator_url, links, details, starts_at, ends_at, count, last_seen_at, resolved_at) VALUES `
+	insertAlertsCols   = 18
+	insertTimelineSQL  = `INSERT INTO timeline (id, incident_id, at, actor, kind, message, data) VALUES `
+	insertTimelineCols = 7
+)
 
 var _ store.Tx = (*txn)(nil)
 
@@ -22,7 +65,7 @@ const alertCols = `id, incident_id, source, fingerprint, status, name, summary, 
 	generator_url, links, details, starts_at, ends_at, count, last_seen_at, resolved_at`
 
 const incidentCols = `id, title, severity, service, status, group_key, group_labels, responder, impact, eta,
-	alert_count, firing_count, repeats, repeats_logged, started_at, acknowledged_at, resolved_at, updated_at`
+	alert_count, firing_count, repeats, repeats_logged, alerts_logged, started_at, acknowledged_at, resolved_at, updated_at`
 
 type scanner interface{ Scan(...any) error }
 
@@ -68,7 +111,7 @@ func scanIncident(s scanner) (*incident.Incident, error) {
 		acked, resolved  sql.NullInt64
 	)
 	err := s.Scan(&i.ID, &i.Title, &severity, &i.Service, &status, &i.GroupKey, &groupLabels, &i.Responder, &i.Impact, &i.ETA,
-		&i.AlertCount, &i.FiringCount, &i.Repeats, &i.RepeatsLogged, &started, &acked, &resolved, &updated)
+		&i.AlertCount, &i.FiringCount, &i.Repeats, &i.RepeatsLogged, &i.AlertsLogged, &started, &acked, &resolved, &updated)
 	if err != nil {
 		return nil, err
 	}
@@ -156,10 +199,10 @@ func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool,
 	// One writer at a time: no other transaction can have opened this group
 	// since we looked, so a plain insert suffices.
 	err := t.tx.QueryRowContext(ctx, `INSERT INTO incidents (title, severity, service, status, group_key, group_labels,
-		responder, impact, eta, alert_count, firing_count, repeats, repeats_logged, started_at, acknowledged_at, resolved_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		responder, impact, eta, alert_count, firing_count, repeats, repeats_logged, alerts_logged, started_at, acknowledged_at, resolved_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		inc.Title, inc.Severity, inc.Service, inc.Status, inc.GroupKey, store.NullBytes(store.EncodeMap(inc.GroupLabels)),
-		inc.Responder, inc.Impact, inc.ETA, inc.AlertCount, inc.FiringCount, inc.Repeats, inc.RepeatsLogged,
+		inc.Responder, inc.Impact, inc.ETA, inc.AlertCount, inc.FiringCount, inc.Repeats, inc.RepeatsLogged, inc.AlertsLogged,
 		micros(inc.StartedAt), nullMicros(inc.AcknowledgedAt), nullMicros(inc.ResolvedAt), micros(inc.UpdatedAt),
 	).Scan(&inc.ID)
 	if err != nil {
@@ -169,19 +212,10 @@ func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool,
 }
 
 func (t *txn) UpdateIncidents(ctx context.Context, incs []*incident.Incident) error {
-	if len(incs) == 0 {
-		return nil
-	}
-	stmt, err := t.tx.PrepareContext(ctx, `UPDATE incidents SET title = ?, severity = ?, service = ?, status = ?,
-		responder = ?, impact = ?, eta = ?, alert_count = ?, firing_count = ?, repeats = ?, repeats_logged = ?,
-		acknowledged_at = ?, resolved_at = ?, updated_at = ? WHERE id = ?`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	stmt := t.stmt(ctx, t.db.updateIncident)
 	for _, i := range incs {
 		_, err := stmt.ExecContext(ctx, i.Title, i.Severity, i.Service, i.Status, i.Responder, i.Impact, i.ETA,
-			i.AlertCount, i.FiringCount, i.Repeats, i.RepeatsLogged,
+			i.AlertCount, i.FiringCount, i.Repeats, i.RepeatsLogged, i.AlertsLogged,
 			nullMicros(i.AcknowledgedAt), nullMicros(i.ResolvedAt), micros(i.UpdatedAt), i.ID)
 		if err != nil {
 			return mapErr(err)
@@ -190,25 +224,36 @@ func (t *txn) UpdateIncidents(ctx context.Context, incs []*incident.Incident) er
 	return nil
 }
 
+// InsertAlerts writes alerts in multi-row statements. SQLite has one
+// writer and this transaction holds the write lock, so IDs can be assigned
+// here from max(id), which saves a RETURNING round per row.
 func (t *txn) InsertAlerts(ctx context.Context, alerts []*incident.Alert) error {
-	stmt, err := t.tx.PrepareContext(ctx, `INSERT INTO alerts (incident_id, source, fingerprint, status, name, summary,
-		severity, labels, annotations, generator_url, links, details, starts_at, ends_at, count, last_seen_at, resolved_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`)
+	next, err := t.maxID(ctx, "alerts")
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	for _, a := range alerts {
-		labels := store.EncodeMap(a.Labels)
-		if labels == nil {
-			labels = []byte("{}")
+	const cols = insertAlertsCols
+	args := make([]any, 0, min(len(alerts), rowsPerInsert)*cols)
+	for start := 0; start < len(alerts); start += rowsPerInsert {
+		chunk := alerts[start:min(start+rowsPerInsert, len(alerts))]
+		args = args[:0]
+		for _, a := range chunk {
+			next++
+			a.ID = next
+			labels := store.EncodeMap(a.Labels)
+			if labels == nil {
+				labels = []byte("{}")
+			}
+			args = append(args, a.ID, a.IncidentID, string(a.Source), a.Fingerprint, string(a.Status), a.Name, a.Summary, string(a.Severity),
+				string(labels), store.NullBytes(store.EncodeMap(a.Annotations)), a.GeneratorURL,
+				store.NullBytes(store.EncodeLinks(a.Links)), store.NullBytes(a.Details),
+				micros(a.StartsAt), nullMicros(a.EndsAt), a.Count, micros(a.LastSeenAt), nullMicros(a.ResolvedAt))
 		}
-		err := stmt.QueryRowContext(ctx, a.IncidentID, a.Source, a.Fingerprint, a.Status, a.Name, a.Summary, a.Severity,
-			string(labels), store.NullBytes(store.EncodeMap(a.Annotations)), a.GeneratorURL,
-			store.NullBytes(store.EncodeLinks(a.Links)), store.NullBytes(a.Details),
-			micros(a.StartsAt), nullMicros(a.EndsAt), a.Count, micros(a.LastSeenAt), nullMicros(a.ResolvedAt),
-		).Scan(&a.ID)
+		stmt, err := t.multiInsert(ctx, insertAlertsSQL, cols, len(chunk))
 		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -216,13 +261,7 @@ func (t *txn) InsertAlerts(ctx context.Context, alerts []*incident.Alert) error 
 }
 
 func (t *txn) UpdateAlerts(ctx context.Context, alerts []*incident.Alert) error {
-	stmt, err := t.tx.PrepareContext(ctx, `UPDATE alerts SET status = ?, summary = ?, severity = ?, labels = ?,
-		annotations = ?, generator_url = ?, links = ?, details = ?, ends_at = ?, count = ?, last_seen_at = ?, resolved_at = ?
-		WHERE id = ?`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	stmt := t.stmt(ctx, t.db.updateAlert)
 	for _, a := range alerts {
 		labels := store.EncodeMap(a.Labels)
 		if labels == nil {
@@ -249,22 +288,34 @@ func (t *txn) ResolveFiringAlerts(ctx context.Context, incidentID int64, at time
 }
 
 func (t *txn) AppendTimeline(ctx context.Context, entries []*incident.TimelineEntry) error {
-	stmt, err := t.tx.PrepareContext(ctx, `INSERT INTO timeline (incident_id, at, actor, kind, message, data)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+	next, err := t.maxID(ctx, "timeline")
 	if err != nil {
 		return err
 	}
-	defer stmt.Close()
-	for _, e := range entries {
-		if err := stmt.QueryRowContext(ctx, e.IncidentID, micros(e.At), e.Actor, e.Kind, e.Message, store.NullBytes(e.Data)).Scan(&e.ID); err != nil {
+	const cols = insertTimelineCols
+	var args []any
+	for start := 0; start < len(entries); start += rowsPerInsert {
+		chunk := entries[start:min(start+rowsPerInsert, len(entries))]
+		args = args[:0]
+		for _, e := range chunk {
+			next++
+			e.ID = next
+			args = append(args, e.ID, e.IncidentID, micros(e.At), e.Actor, string(e.Kind), e.Message, store.NullBytes(e.Data))
+		}
+		stmt, err := t.multiInsert(ctx, insertTimelineSQL, cols, len(chunk))
+		if err != nil {
+			return err
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (t *txn) IncidentsWithUnloggedRepeats(ctx context.Context, limit int) ([]*incident.Incident, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE repeats > repeats_logged ORDER BY id LIMIT ?`, limit)
+func (t *txn) IncidentsWithPendingSummaries(ctx context.Context, limit int) ([]*incident.Incident, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents
+		WHERE repeats > repeats_logged OR alert_count > alerts_logged ORDER BY id LIMIT ?`, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ CREATE TABLE incidents (
     firing_count    INTEGER NOT NULL DEFAULT 0,
     repeats         INTEGER NOT NULL DEFAULT 0,
     repeats_logged  INTEGER NOT NULL DEFAULT 0,
+    alerts_logged   INTEGER NOT NULL DEFAULT 0,
     started_at      INTEGER NOT NULL,
     acknowledged_at INTEGER,
     resolved_at     INTEGER,
@@ -22,7 +23,7 @@ CREATE TABLE incidents (
 -- At most one open incident per group key.
 CREATE UNIQUE INDEX incidents_open_group ON incidents (group_key) WHERE status <> 'resolved';
 CREATE INDEX incidents_status ON incidents (status, id);
-CREATE INDEX incidents_unlogged ON incidents (id) WHERE repeats > repeats_logged;
+CREATE INDEX incidents_pending_summaries ON incidents (id) WHERE repeats > repeats_logged OR alert_count > alerts_logged;
 
 CREATE TABLE alerts (
     id            INTEGER PRIMARY KEY,

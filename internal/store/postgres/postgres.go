@@ -1,0 +1,248 @@
+// Package postgres implements store.Store on PostgreSQL with pgx. Several
+// `firebreak serve` instances may share one database.
+//
+// # Concurrency
+//
+// Write transactions run at READ COMMITTED and never rely on being the only
+// writer. Three things keep concurrent Apply and Act calls, in one instance
+// or several, from losing or duplicating anything:
+//
+//   - Every row the engine reads in order to write it back is locked as it is
+//     read, FOR UPDATE and in id order within each statement: FiringAlerts
+//     locks the firing alerts, the incident loaders lock the incidents. At
+//     READ COMMITTED a row lock that had to wait returns the row as the
+//     other transaction committed it, and drops it if it no longer matches
+//     (an alert that was resolved meanwhile, an incident that was closed),
+//     so counters are always incremented from their latest values and a
+//     manual resolve is never overwritten by a stale repeat.
+//   - A row that another transaction inserted after our statement's snapshot
+//     cannot be locked, so the unique indexes settle those races.
+//     CreateIncident inserts ON CONFLICT DO NOTHING on the open-group index
+//     and adopts (and locks) the winner. Two batches that both saw no firing
+//     alert for a new fingerprint both insert one; the second waits for the
+//     first to commit and fails with 23505 on alerts_firing_fingerprint.
+//   - InTx then runs fn again in a fresh transaction, which sees the winner's
+//     alert and counts a repeat. It retries that, deadlocks (40P01) and
+//     serialization failures (40001) up to maxAttempts times with jittered
+//     backoff. The loser has already waited for the winner to commit, so a
+//     retry almost always succeeds at once.
+//
+// Optimistic retry was chosen over serialising intake up front (say with an
+// advisory lock per fingerprint, taken before FiringAlerts reads): a batch
+// of a few thousand events would need thousands of advisory locks, which
+// live in the shared lock table and can exhaust it, while row locks are
+// kept in the rows themselves. Retries are rare in practice: once an alert
+// is firing, every batch that carries it queues on its row lock instead.
+//
+// Lock order is alerts, then incidents by id, so intake transactions seldom
+// deadlock with each other. Act locks the incident first and, to resolve,
+// its alerts second; when that meets an Apply holding one of those alerts,
+// PostgreSQL breaks the deadlock (after deadlock_timeout) and the retry
+// goes through. Conflicts that a retry cannot settle are not retried: a
+// reopen that would give a group two open incidents, or a token name in
+// use, is reported as ECONFLICT.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a PostgreSQL-backed store.
+type DB struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open connects to the database at dsn, a URL or keyword/value string as
+// libpq takes it. Pool settings such as pool_max_conns may be given in it.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// Not wrapped: pgx quotes the DSN, and its redaction of the password
+		// is best effort.
+		return nil, errors.New("open postgres: the connection string does not parse")
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return &DB{pool: pool}, nil
+}
+
+func (db *DB) Engine() string { return "postgres" }
+
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+func (db *DB) Close() error {
+	db.pool.Close()
+	return nil
+}
+
+// migrateLock is the key of the advisory lock that Migrate holds. It is
+// derived from the schema, so that instances sharing a schema wait for each
+// other and those in other schemas of the same database do not.
+const migrateLock = `('x' || left(md5('firebreak.migrate:' || coalesce(current_schema(), '')), 16))::bit(64)::bigint`
+
+// Migrate applies the embedded migrations that have not run yet. Instances
+// that start together take turns: each holds a session-level advisory lock
+// on one connection while it migrates, and skips versions already recorded
+// in schema_migrations.
+func (db *DB) Migrate(ctx context.Context) (err error) {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+migrateLock+`)`); err != nil {
+		return fmt.Errorf("migrate: take lock: %w", err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock(`+migrateLock+`)`); uerr != nil {
+			// The session may still hold the lock: end it rather than give
+			// the connection back to the pool.
+			conn.Conn().Close(uctx)
+			err = errors.Join(err, fmt.Errorf("migrate: release lock: %w", uerr))
+		}
+	}()
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		version := strings.TrimSuffix(path.Base(name), ".sql")
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&done); err != nil || done {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migration %s: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// maxAttempts bounds how often InTx runs fn.
+const maxAttempts = 10
+
+// InTx runs fn in a READ COMMITTED transaction, and runs it again in a new
+// one when it loses a race that a retry settles (see the package comment).
+func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.inTx(ctx, fn)
+		if err == nil || !retryable(err) {
+			return mapErr(err)
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w: %w", incident.Errorf(incident.EUNAVAILABLE,
+				"the database is busy with conflicting writes; try again"), err)
+		}
+		// Full jitter over an exponential ceiling, from 2ms up to 128ms.
+		d := time.Duration(rand.Int64N(int64(time.Millisecond << min(attempt, 7))))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+}
+
+func (db *DB) inTx(ctx context.Context, fn func(store.Tx) error) error {
+	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return err
+	}
+	if err := fn(&txn{tx: tx}); err != nil {
+		tx.Rollback(ctx) // with ctx cancelled, pgx closes the connection, which rolls back too
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// retryable reports whether running the transaction again may succeed.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "40001", "40P01": // serialization_failure, deadlock_detected
+		return true
+	case "23505": // unique_violation
+		return pe.ConstraintName == "alerts_firing_fingerprint"
+	}
+	return false
+}
+
+// mapErr turns unique violations into domain conflicts, with the SQLite
+// store's messages.
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) || pe.Code != "23505" {
+		return err
+	}
+	switch pe.ConstraintName {
+	case "incidents_open_group":
+		return incident.Errorf(incident.ECONFLICT, "another open incident already holds these alerts' group; resolve or merge it first")
+	case "tokens_live_name":
+		return incident.Errorf(incident.ECONFLICT, "name: a live token with this name exists; revoke it or pick another name")
+	}
+	return incident.Errorf(incident.ECONFLICT, "conflict: %s", pe.Message)
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// nullJSON stores an empty document as NULL.
+func nullJSON(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
