@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/store"
+	"github.com/firebreak-dev/firebreak/internal/store/postgres"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
 )
 
@@ -45,7 +45,7 @@ func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
 		err error
 	)
 	if config.IsPostgres(url) {
-		s, err = openPostgres(ctx, url)
+		s, err = postgres.Open(ctx, url)
 	} else {
 		s, err = sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"))
 	}
@@ -106,7 +106,7 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, time.Now),
-		Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
+		Playbooks: lib, Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping,
 	})
 	ln, err := net.Listen("tcp", c.Listen)
@@ -124,7 +124,7 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), time.Now, log)
-	go watchPlaybooks(bg, lib, log)
+	go watchPlaybooks(bg, lib, st, log)
 
 	fmt.Fprintf(stdout, "Firebreak listening on http://%s (database: %s, %s)\n", ln.Addr(), st.Engine(), redactURL(c.DatabaseURL()))
 	log.Info("serving", "addr", ln.Addr().String(), "engine", st.Engine())
@@ -190,5 +190,3 @@ func redactURL(u string) string {
 	}
 	return u
 }
-
-var errNoPlaybooks = errors.New("no playbooks")

@@ -1,3 +1,63 @@
 package httpapi
 
-func (s *Server) playbookRoutes() {}
+import (
+	"net/http"
+
+	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+func (s *Server) playbookRoutes() {
+	s.mux.Handle("GET /api/v1/playbooks", s.authed(store.RoleViewer, s.listPlaybooks))
+	s.mux.Handle("GET /api/v1/playbooks/{id}", s.authed(store.RoleViewer, s.getPlaybook))
+}
+
+type procedureSummary struct {
+	Key        string            `json:"key"`
+	Title      string            `json:"title"`
+	Condition  string            `json:"condition,omitempty"`
+	Severity   incident.Severity `json:"severity,omitempty"`
+	AlertNames []string          `json:"alertnames,omitempty"`
+	Tasks      int               `json:"tasks"`
+}
+
+type playbookSummary struct {
+	ID         string             `json:"id"`
+	Title      string             `json:"title"`
+	Path       string             `json:"path"`
+	Hash       string             `json:"hash"`
+	Procedures []procedureSummary `json:"procedures"`
+	Phases     int                `json:"phases"`
+	Escalation int                `json:"escalation_levels"`
+	Templates  int                `json:"templates"`
+}
+
+func summarize(pb *playbook.Playbook) playbookSummary {
+	out := playbookSummary{ID: pb.ID, Title: pb.Title, Path: pb.Path, Hash: pb.Hash,
+		Phases: len(pb.Phases), Escalation: len(pb.Escalation), Templates: len(pb.Templates), Procedures: []procedureSummary{}}
+	for _, p := range pb.Procedures {
+		out.Procedures = append(out.Procedures, procedureSummary{Key: p.Key, Title: p.Title, Condition: p.Condition,
+			Severity: p.Severity, AlertNames: p.AlertNames, Tasks: len(p.Tasks())})
+	}
+	return out
+}
+
+func (s *Server) listPlaybooks(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	out := []playbookSummary{}
+	for _, pb := range s.Playbooks.Playbooks() {
+		out = append(out, summarize(pb))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"playbooks": out})
+	return nil
+}
+
+func (s *Server) getPlaybook(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	pb := s.Playbooks.Playbook(r.PathValue("id"))
+	if pb == nil {
+		return incident.Errorf(incident.ENOTFOUND, "playbook %q not found; GET /api/v1/playbooks lists them", r.PathValue("id"))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"playbook": pb})
+	return nil
+}

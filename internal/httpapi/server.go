@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -26,6 +27,7 @@ type Deps struct {
 	Store        store.Store
 	Ingester     *intake.Ingester
 	Tokens       *auth.Tokens
+	Playbooks    *playbook.Library
 	Metrics      *Metrics
 	Logger       *slog.Logger
 	Now          func() time.Time

@@ -7,6 +7,16 @@ package playbook
 //	kubectl logs -f deployment/telegram-platform --since=10m | grep ERROR
 //
 // and keeps the original text in Raw for display and for the shell fallback.
+//
+// The forms recognised are: get pods [NAME] [-l SEL] [-o FMT] [-A],
+// describe pod NAME|-l SEL, logs POD|pod/X|deployment/X|-l SEL [-f]
+// [-p|--previous] [--since D] [--tail N] [-c C], top pods [NAME] [-l SEL],
+// scale deployment X --replicas=N, rollout restart deployment X; each with
+// -n NAMESPACE and, for get/describe/logs/top, a final "| grep PATTERN".
+// Resource is normalised: "pods" for get and top, "pod" for describe and
+// pod logs, "deployment" for deployment/x, deploy and deployments. Name,
+// Namespace, Selector, Grep and flag values may hold placeholders
+// (<failed-pod>, {{replicas}}) until Step.Bind substitutes them.
 type KubeCommand struct {
 	Raw       string            `json:"raw"`
 	Verb      string            `json:"verb"`                // get, describe, logs, top, scale, rollout restart

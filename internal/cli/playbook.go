@@ -1,0 +1,448 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/spf13/cobra"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/ingest"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+)
+
+// newPlaybookCmd is `firebreak playbook lint|show|dry-run`: offline tools
+// for the team that owns the playbook. None of them talks to a server.
+func newPlaybookCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "playbook",
+		Short: "Check, show and dry-run Markdown playbooks",
+	}
+	cmd.AddCommand(newPlaybookLintCmd(env), newPlaybookShowCmd(env), newPlaybookDryRunCmd(env))
+	return cmd
+}
+
+func newPlaybookLintCmd(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lint PATH...",
+		Short: "Report errors and warnings in playbooks (exit status 1 on errors)",
+		Long: `Lint parses every playbook at the paths (files, or folders searched for *.md)
+and prints each finding as file:line:col: error|warning: message.
+Errors (unknown annotation keys, a risk downgrade, two procedures matching the
+same alert, …) stop a playbook from loading; warnings do not.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pbs, err := playbook.LoadFiles(args...)
+			if err != nil {
+				return err
+			}
+			ds := playbook.Lint(pbs)
+			nerr, nwarn := 0, 0
+			for _, d := range ds {
+				fmt.Fprintln(env.Stdout, d.String())
+				if d.Severity == playbook.SeverityError {
+					nerr++
+				} else {
+					nwarn++
+				}
+			}
+			procs := 0
+			for _, pb := range pbs {
+				procs += len(pb.Procedures)
+			}
+			fmt.Fprintf(env.Stderr, "%d playbook(s), %d procedure(s): %d error(s), %d warning(s)\n", len(pbs), procs, nerr, nwarn)
+			if nerr > 0 {
+				return fmt.Errorf("playbook lint: %d error(s)", nerr)
+			}
+			return nil
+		},
+	}
+}
+
+func newPlaybookShowCmd(env *Env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show PATH...",
+		Short: "Print the parsed structure of playbooks",
+		Long: `Show prints what Firebreak reads from each playbook: procedures with their
+sections and tasks, phases, templates, escalation matrix and resources. With
+--json it prints the full structure: one object for one playbook, an array for
+several.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pbs, err := playbook.LoadFiles(args...)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				var v any = pbs
+				if len(pbs) == 1 {
+					v = pbs[0]
+				}
+				return writeJSON(env.Stdout, v)
+			}
+			for i, pb := range pbs {
+				if i > 0 {
+					fmt.Fprintln(env.Stdout)
+				}
+				showPlaybook(env.Stdout, pb)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the full structure as JSON")
+	return cmd
+}
+
+func newPlaybookDryRunCmd(env *Env) *cobra.Command {
+	var (
+		asJSON    bool
+		alertPath string
+	)
+	cmd := &cobra.Command{
+		Use:   "dry-run PATH... --alert alert.json",
+		Short: "Show which procedure an alert matches and what would run, running nothing",
+		Long: `Dry-run decodes an alert payload (an Alertmanager webhook, a PagerDuty Events
+v2 event, a Grafana webhook or generic JSON; "-" reads standard input), matches
+each alert against the playbooks at the paths, and prints every task of the
+matched procedure with its executor, risk, bound parameters and the exact text
+that would run. Nothing is executed. The exit status is 1 when an alert
+matches no procedure.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if alertPath == "" {
+				return errors.New("dry-run: --alert is required (a JSON alert payload, or - for standard input)")
+			}
+			var body []byte
+			var err error
+			if alertPath == "-" {
+				body, err = io.ReadAll(env.Stdin)
+			} else {
+				body, err = os.ReadFile(alertPath)
+			}
+			if err != nil {
+				return fmt.Errorf("dry-run: read alert: %w", err)
+			}
+			events, err := ingest.Detect(body, time.Now())
+			if err != nil {
+				return fmt.Errorf("dry-run: decode alert %s: %w", alertPath, err)
+			}
+			if len(events) == 0 {
+				return fmt.Errorf("dry-run: %s holds no alerts", alertPath)
+			}
+			lib, err := playbook.NewLibrary(slog.New(slog.DiscardHandler), args...)
+			if err != nil {
+				return fmt.Errorf("dry-run: %w", err)
+			}
+			type result struct {
+				Alert  incident.Event         `json:"alert"`
+				DryRun *playbook.DryRunResult `json:"dry_run"`
+			}
+			var results []result
+			unmatched := 0
+			for _, ev := range events {
+				res, err := playbook.DryRun(lib, ev.Labels, ev.Annotations)
+				if err != nil {
+					return err
+				}
+				if !res.Matched {
+					unmatched++
+				}
+				results = append(results, result{Alert: ev, DryRun: res})
+			}
+			if asJSON {
+				var v any = results
+				if len(results) == 1 {
+					v = results[0]
+				}
+				if err := writeJSON(env.Stdout, v); err != nil {
+					return err
+				}
+			} else {
+				for i, r := range results {
+					if i > 0 {
+						fmt.Fprintln(env.Stdout)
+					}
+					showDryRun(env.Stdout, r.Alert, r.DryRun)
+				}
+			}
+			if unmatched > 0 {
+				return fmt.Errorf("dry-run: %d of %d alert(s) match no procedure", unmatched, len(results))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&alertPath, "alert", "", "alert payload file (JSON), or - for standard input")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// alertName renders a title as the CamelCase alert name it matches.
+func alertName(title string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(title, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		rs := []rune(w)
+		rs[0] = unicode.ToUpper(rs[0])
+		b.WriteString(string(rs))
+	}
+	return b.String()
+}
+
+func matchText(pr *playbook.Procedure) string {
+	if !pr.Explicit() {
+		return "alertname " + alertName(pr.Title) + " (by title)"
+	}
+	var parts []string
+	if len(pr.AlertNames) > 0 {
+		parts = append(parts, "alertname="+strings.Join(pr.AlertNames, ","))
+	}
+	for _, m := range pr.Matchers {
+		parts = append(parts, m.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func showPlaybook(w io.Writer, pb *playbook.Playbook) {
+	fmt.Fprintf(w, "%s  (%s, version %.12s)\n", pb.Title, pb.Path, pb.Hash)
+	fmt.Fprintf(w, "ID %s", pb.ID)
+	if pb.Meta.Service != "" {
+		fmt.Fprintf(w, ", service %s", pb.Meta.Service)
+	}
+	fmt.Fprintf(w, ": %d procedures, %d phases, %d escalation levels, %d templates\n",
+		len(pb.Procedures), len(pb.Phases), len(pb.Escalation), len(pb.Templates))
+
+	for _, pr := range pb.Procedures {
+		fmt.Fprintln(w)
+		sev := strings.ToUpper(string(pr.Severity))
+		if sev == "" {
+			sev = "-"
+		}
+		title := pr.Title
+		if pr.Condition != "" {
+			title += " (" + pr.Condition + ")"
+		}
+		fmt.Fprintf(w, "%s  %s  [%s]\n", sev, title, pr.Key)
+		flags := "matches " + matchText(pr)
+		if !pr.Auto {
+			flags += "; no automatic runs"
+		}
+		if pr.TwoPerson {
+			flags += "; two-person approval"
+		}
+		fmt.Fprintf(w, "  %s\n", flags)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, s := range pr.Sections {
+			fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", s.Title)
+			for _, t := range s.Tasks {
+				exec, risk, auto := "", "", ""
+				if st := t.Step; st != nil {
+					exec, risk = string(st.Executor), string(st.Risk)
+					switch {
+					case st.NeedsEditing:
+						auto = "needs editing"
+					case st.Auto:
+						auto = "auto"
+					default:
+						auto = "approval"
+					}
+				}
+				fmt.Fprintf(tw, "    %s\t%s\t%s\t%s\t%s\t%s\n", t.Key, t.Kind, exec, risk, auto, t.Name)
+			}
+		}
+		tw.Flush()
+	}
+
+	if len(pb.Phases) > 0 {
+		fmt.Fprintln(w, "\nPhases")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, ph := range pb.Phases {
+			fmt.Fprintf(tw, "  %d\t%s\t%s\t%d items\n", ph.Number, ph.Name, windowText(ph.Window), len(ph.Checklist))
+		}
+		tw.Flush()
+	}
+	if len(pb.Escalation) > 0 {
+		fmt.Fprintln(w, "\nEscalation")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, e := range pb.Escalation {
+			fmt.Fprintf(tw, "  Level %d\t%s\t%s\n", e.Level, e.Role, windowText(e.Window))
+		}
+		tw.Flush()
+	}
+	if len(pb.Templates) > 0 {
+		fmt.Fprintln(w, "\nTemplates")
+		for _, t := range pb.Templates {
+			var fs []string
+			for _, f := range t.Fields {
+				switch f.Kind {
+				case playbook.FieldChoice:
+					fs = append(fs, f.Name+" {"+strings.Join(f.Choices, "|")+"}")
+				case playbook.FieldFixed:
+					fs = append(fs, f.Name+"="+f.Value)
+				default:
+					fs = append(fs, f.Name)
+				}
+			}
+			fmt.Fprintf(w, "  %s: %s\n", t.Name, strings.Join(fs, ", "))
+		}
+	}
+	if len(pb.Resources) > 0 {
+		fmt.Fprintln(w, "\nTools & Resources")
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, r := range pb.Resources {
+			fmt.Fprintf(tw, "  %s\t%s\n", r.Name, r.Text)
+		}
+		tw.Flush()
+	}
+	nerr, nwarn := 0, 0
+	for _, d := range pb.Diagnostics {
+		if d.Severity == playbook.SeverityError {
+			nerr++
+		} else {
+			nwarn++
+		}
+	}
+	if nerr+nwarn > 0 {
+		fmt.Fprintf(w, "\n%d error(s), %d warning(s): run `firebreak playbook lint %s`\n", nerr, nwarn, pb.Path)
+	}
+}
+
+func windowText(win playbook.Window) string {
+	if win.IsZero() {
+		return "-"
+	}
+	return win.Text
+}
+
+func showDryRun(w io.Writer, ev incident.Event, res *playbook.DryRunResult) {
+	name := ev.Labels["alertname"]
+	if name == "" {
+		name = "(no alertname label)"
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Alert\t%s (%s, %s)\n", name, ev.Source, ev.Status)
+	if !res.Matched {
+		fmt.Fprintf(tw, "Match\tnone: no annotation names it and no procedure title normalises to %q\n", playbook.Normalize(name))
+		tw.Flush()
+		return
+	}
+	fmt.Fprintf(tw, "Procedure\t%s (%s/%s)\n", res.Title, res.Playbook, res.Procedure)
+	kind := "title"
+	if res.Match.Explicit {
+		kind = "annotation"
+	}
+	fmt.Fprintf(tw, "Matched by\t%s: %s\n", kind, res.Match.Reason)
+	if len(res.Match.Others) > 0 {
+		fmt.Fprintf(tw, "Also matched\t%s (ambiguous: fix the playbooks)\n", strings.Join(res.Match.Others, ", "))
+	}
+	fmt.Fprintf(tw, "Severity\t%s\n", res.Severity)
+	fmt.Fprintf(tw, "Automatic runs\t%s\n", yesNo(res.Auto))
+	if res.TwoPerson {
+		fmt.Fprintf(tw, "Approval\ttwo people\n")
+	}
+	fmt.Fprintf(tw, "Version\t%.12s (%s)\n", res.Version, res.Path)
+	tw.Flush()
+	fmt.Fprintln(w)
+
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TASK\tKIND\tEXECUTOR\tRISK\tRUNS\tNAME")
+	for _, t := range res.Tasks {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Key, t.Kind, dash(string(t.Executor)), dash(string(t.Risk)), t.RunsAt, t.Name)
+	}
+	tw.Flush()
+
+	for _, t := range res.Tasks {
+		if t.Rendered == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s  %s  [%s, %s, %s]\n", t.Key, t.Name, t.Executor, t.Risk, t.RunsAt)
+		if t.NeedsEditing {
+			fmt.Fprintf(w, "  needs editing: %s\n", t.EditReason)
+		}
+		for _, p := range t.Params {
+			v := p.Value
+			if p.Missing {
+				v = "(missing)"
+			}
+			fmt.Fprintf(w, "  param %s (%s) = %s  from %s\n", p.Name, p.Type, v, p.From)
+		}
+		r := t.Rendered
+		switch t.Executor {
+		case playbook.ExecSQL:
+			fmt.Fprintln(w, indent(r.SQL, "    "))
+			for i, a := range r.Args {
+				fmt.Fprintf(w, "    -- $%d = %s\n", i+1, argText(r.ArgNames[i], a))
+			}
+		case playbook.ExecKube:
+			for _, k := range r.Kube {
+				fmt.Fprintf(w, "    kube %s\n", kubeText(k))
+			}
+		default:
+			fmt.Fprintln(w, indent(r.Script, "    $ "))
+			for k, v := range r.Env {
+				fmt.Fprintf(w, "    env %s=%q\n", k, v)
+			}
+		}
+	}
+}
+
+func argText(name string, a any) string {
+	if a == nil {
+		return name + " (missing)"
+	}
+	return fmt.Sprintf("%v (%s)", a, name)
+}
+
+func kubeText(k playbook.KubeCommand) string {
+	parts := []string{k.Verb, k.Resource}
+	if k.Name != "" {
+		parts = append(parts, k.Name)
+	}
+	if k.Namespace != "" {
+		parts = append(parts, "namespace="+k.Namespace)
+	}
+	if k.Selector != "" {
+		parts = append(parts, "selector="+k.Selector)
+	}
+	for _, f := range []string{"replicas", "since", "tail", "container", "previous", "follow", "output"} {
+		if v, ok := k.Flags[f]; ok {
+			parts = append(parts, f+"="+v)
+		}
+	}
+	if k.Grep != "" {
+		parts = append(parts, "grep="+k.Grep)
+	}
+	if k.Bounded {
+		parts = append(parts, "(follow bounded by the step timeout)")
+	}
+	return strings.Join(parts, " ")
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
