@@ -24,28 +24,28 @@ import (
 // fixtures and the whole fuzz corpus.
 
 type fastGroup struct {
-	Version           string            `json:"version"`
-	GroupKey          string            `json:"groupKey"`
-	TruncatedAlerts   uint64            `json:"truncatedAlerts"`
-	Status            string            `json:"status"`
-	Receiver          string            `json:"receiver"`
-	GroupLabels       onceMap           `json:"groupLabels"`
-	CommonLabels      onceMap           `json:"commonLabels"`
-	CommonAnnotations onceMap           `json:"commonAnnotations"`
-	ExternalURL       string            `json:"externalURL"`
-	Reason            json.RawMessage   `json:"notification_reason"`
-	RouteLabels       json.RawMessage   `json:"routeLabels"`
-	Alerts            []fastAlert       `json:"alerts"`
+	Version           string          `json:"version"`
+	GroupKey          string          `json:"groupKey"`
+	TruncatedAlerts   uint64          `json:"truncatedAlerts"`
+	Status            string          `json:"status"`
+	Receiver          string          `json:"receiver"`
+	GroupLabels       onceMap         `json:"groupLabels"`
+	CommonLabels      onceMap         `json:"commonLabels"`
+	CommonAnnotations onceMap         `json:"commonAnnotations"`
+	ExternalURL       string          `json:"externalURL"`
+	Reason            json.RawMessage `json:"notification_reason"`
+	RouteLabels       json.RawMessage `json:"routeLabels"`
+	Alerts            []fastAlert     `json:"alerts"`
 }
 
 type fastAlert struct {
-	Status       string            `json:"status"`
-	Labels       onceMap           `json:"labels"`
-	Annotations  onceMap           `json:"annotations"`
-	StartsAt     string            `json:"startsAt"`
-	EndsAt       string            `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
+	Status       string  `json:"status"`
+	Labels       onceMap `json:"labels"`
+	Annotations  onceMap `json:"annotations"`
+	StartsAt     string  `json:"startsAt"`
+	EndsAt       string  `json:"endsAt"`
+	GeneratorURL string  `json:"generatorURL"`
+	Fingerprint  string  `json:"fingerprint"`
 }
 
 // onceMap refuses a second occurrence of its key in one object:

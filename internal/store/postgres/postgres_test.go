@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/postgres"
 	"github.com/firebreak-dev/firebreak/internal/store/storetest"
@@ -32,7 +34,7 @@ func testURL() string {
 
 // connect opens a plain connection to the test database. It skips the test
 // when PostgreSQL is not there, and fails it when CI=true.
-func connect(t *testing.T) *pgx.Conn {
+func connect(t testing.TB) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -51,7 +53,7 @@ func connect(t *testing.T) *pgx.Conn {
 
 // newSchema creates an empty schema that is dropped when t ends, and returns
 // a DSN whose connections work in it.
-func newSchema(t *testing.T) string {
+func newSchema(t testing.TB) string {
 	t.Helper()
 	conn := connect(t)
 	defer conn.Close(context.Background())
@@ -74,7 +76,7 @@ func newSchema(t *testing.T) string {
 
 // withSearchPath adds search_path to dsn; pgx sends parameters it does not
 // know itself to the server as run-time parameters.
-func withSearchPath(t *testing.T, dsn, schema string) string {
+func withSearchPath(t testing.TB, dsn, schema string) string {
 	if !strings.Contains(dsn, "://") {
 		return dsn + " search_path=" + schema
 	}
@@ -88,7 +90,7 @@ func withSearchPath(t *testing.T, dsn, schema string) string {
 	return u.String()
 }
 
-func open(t *testing.T, dsn string) *postgres.DB {
+func open(t testing.TB, dsn string) *postgres.DB {
 	t.Helper()
 	db, err := postgres.Open(context.Background(), dsn)
 	if err != nil {
@@ -180,7 +182,7 @@ func TestMigrateConcurrently(t *testing.T) {
 
 // rawConn is a plain connection inside the schema of dsn, for checks the
 // store's API does not offer.
-func rawConn(t *testing.T, dsn string) *pgx.Conn {
+func rawConn(t testing.TB, dsn string) *pgx.Conn {
 	t.Helper()
 	conn, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {
@@ -188,4 +190,55 @@ func rawConn(t *testing.T, dsn string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// BenchmarkApply measures one intake batch of 2000 events: new alerts
+// (InsertAlerts) and repeats of firing ones (UpdateAlerts).
+func BenchmarkApply(b *testing.B) {
+	const n = 2000
+	batch := func(prefix string) []incident.Event {
+		events := make([]incident.Event, n)
+		for i := range events {
+			events[i] = incident.Event{
+				Source: incident.SourceAlertmanager, Status: incident.AlertFiring, Key: fmt.Sprintf("%s-%d", prefix, i),
+				Labels:      map[string]string{"alertname": "HighAPIErrorRate", "service": "api", "pod": fmt.Sprintf("pod-%d", i)},
+				Annotations: map[string]string{"summary": "API error rate above 5%"},
+				Summary:     "API error rate above 5%", Severity: incident.SeverityCritical,
+			}
+		}
+		return events
+	}
+	apply := func(b *testing.B, s store.Store, events []incident.Event) {
+		ctx := context.Background()
+		err := s.InTx(ctx, func(tx store.Tx) error {
+			_, _, err := incident.Apply(ctx, tx, events, incident.Options{AutoResolve: true, Now: time.Now()})
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	setup := func(b *testing.B) store.Store {
+		db := open(b, newSchema(b))
+		if err := db.Migrate(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		return db
+	}
+	b.Run("new", func(b *testing.B) {
+		s := setup(b)
+		i := 0
+		for b.Loop() {
+			apply(b, s, batch(fmt.Sprint("new", i)))
+			i++
+		}
+	})
+	b.Run("repeat", func(b *testing.B) {
+		s := setup(b)
+		events := batch("rep")
+		apply(b, s, events)
+		for b.Loop() {
+			apply(b, s, events)
+		}
+	})
 }

@@ -292,19 +292,35 @@ func (t *txn) UpdateAlerts(ctx context.Context, alerts []*incident.Alert) error 
 	if len(alerts) == 0 {
 		return nil
 	}
-	b := &pgx.Batch{}
-	for _, a := range alerts {
-		labels := encodeMap(a.Labels)
-		if labels == nil {
-			labels = []byte("{}")
+	n := len(alerts)
+	var (
+		ids, counts                      = make([]int64, n), make([]int64, n)
+		statuses, sums, severities, urls = make([]text, n), make([]text, n), make([]text, n), make([]text, n)
+		labels, anns, links, details     = make([][]byte, n), make([][]byte, n), make([][]byte, n), make([][]byte, n)
+		ends, lastSeen, resolved         = make([]pgtype.Timestamptz, n), make([]time.Time, n), make([]pgtype.Timestamptz, n)
+	)
+	for i, a := range alerts {
+		ids[i], counts[i] = a.ID, int64(a.Count)
+		statuses[i], sums[i], severities[i], urls[i] = text(a.Status), text(a.Summary), text(a.Severity), text(a.GeneratorURL)
+		labels[i] = encodeMap(a.Labels)
+		if labels[i] == nil {
+			labels[i] = []byte("{}")
 		}
-		b.Queue(`UPDATE alerts SET status = $1, summary = $2, severity = $3, labels = $4, annotations = $5,
-			generator_url = $6, links = $7, details = $8, ends_at = $9, count = $10, last_seen_at = $11, resolved_at = $12
-			WHERE id = $13`,
-			text(a.Status), text(a.Summary), text(a.Severity), labels, nullJSON(encodeMap(a.Annotations)), text(a.GeneratorURL),
-			nullJSON(encodeLinks(a.Links)), nullJSON(a.Details), nullTime(a.EndsAt), a.Count, a.LastSeenAt, nullTime(a.ResolvedAt), a.ID)
+		anns[i], links[i] = encodeMap(a.Annotations), encodeLinks(a.Links)
+		if len(a.Details) > 0 {
+			details[i] = a.Details
+		}
+		ends[i], lastSeen[i], resolved[i] = tsArray(a.EndsAt), a.LastSeenAt, tsArray(a.ResolvedAt)
 	}
-	return t.tx.SendBatch(ctx, b).Close()
+	_, err := t.tx.Exec(ctx, `UPDATE alerts a SET status = u.status, summary = u.summary, severity = u.severity, labels = u.labels,
+			annotations = u.annotations, generator_url = u.generator_url, links = u.links, details = u.details, ends_at = u.ends_at,
+			count = u.count, last_seen_at = u.last_seen_at, resolved_at = u.resolved_at
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[], $8::jsonb[], $9::json[],
+			$10::timestamptz[], $11::bigint[], $12::timestamptz[], $13::timestamptz[])
+			AS u(id, status, summary, severity, labels, annotations, generator_url, links, details, ends_at, count, last_seen_at, resolved_at)
+		WHERE a.id = u.id`,
+		ids, statuses, sums, severities, labels, anns, urls, links, details, ends, counts, lastSeen, resolved)
+	return err
 }
 
 func (t *txn) ResolveFiringAlerts(ctx context.Context, incidentID int64, at time.Time) (int, error) {
