@@ -1,5 +1,5 @@
 // Package generic decodes Firebreak's own alert format, for senders that are
-// neither Alertmanager, PagerDuty nor Grafana. FORMAT.md documents it.
+// neither Alertmanager, PagerDuty nor Grafana. The README's section "Generic JSON alerts" documents it.
 package generic
 
 import (

@@ -275,15 +275,20 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// TestFormatDocExamples keeps FORMAT.md's examples true.
+// TestFormatDocExamples keeps the README's section on this format true.
 func TestFormatDocExamples(t *testing.T) {
 	t.Parallel()
-	doc, err := os.ReadFile("FORMAT.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	_, section, ok := strings.Cut(string(readme), "\n## Generic JSON alerts\n")
+	if !ok {
+		t.Fatal("README.md has no section \"## Generic JSON alerts\"")
+	}
+	doc, _, _ := strings.Cut(section, "\n## ")
 	// The JSON after each "-d '" in the curl examples.
-	parts := strings.Split(string(doc), "-d '")[1:]
+	parts := strings.Split(doc, "-d '")[1:]
 	if len(parts) != 2 {
 		t.Fatalf("found %d curl examples, want 2", len(parts))
 	}
@@ -304,8 +309,8 @@ func TestFormatDocExamples(t *testing.T) {
 		if err == nil || err.Error() != e.msg {
 			t.Errorf("%s: got %v, want %s", e.body, err, e.msg)
 		}
-		if !strings.Contains(string(doc), e.msg) {
-			t.Errorf("FORMAT.md no longer shows %q", e.msg)
+		if !strings.Contains(doc, e.msg) {
+			t.Errorf("README.md no longer shows %q", e.msg)
 		}
 	}
 }
