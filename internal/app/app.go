@@ -21,6 +21,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/postgres"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
@@ -61,12 +62,17 @@ func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
 
 // Serve runs the server until ctx ends or SIGTERM/SIGINT arrives, then shuts
 // down gracefully: it stops accepting, lets in-flight requests finish,
-// commits what intake holds and closes the store.
-func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error {
+// commits what intake holds, lets running steps finish and closes the
+// store.
+func Serve(ctx context.Context, c config.Config, getenv func(string) string, stdout, stderr io.Writer) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	log := NewLogger(c.Log, stderr)
+	red, err := redact.New(redact.Config{Patterns: c.Redact})
+	if err != nil {
+		return fmt.Errorf("redact: %w", err)
+	}
+	log := slog.New(red.Handler(NewLogger(c.Log, stderr).Handler()))
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -78,12 +84,28 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-
 	if err := bootstrapAdmin(ctx, st, c.DataDir, stdout); err != nil {
 		return err
 	}
-
+	lib, err := loadPlaybooks(ctx, &c, st, log)
+	if err != nil {
+		return err
+	}
+	execs, err := NewExecutors(&c, getenv, red)
+	if err != nil {
+		return err
+	}
+	if execs.SQL != nil {
+		defer execs.SQL.Close()
+	}
 	metrics := httpapi.NewMetrics(st)
+	engine, err := newEngine(&c, st, lib, execs, log, metrics.StepStarted)
+	if err != nil {
+		return err
+	}
+	metrics.WatchAutomation(engine.Paused)
+	hooks := &runHooks{engine: engine}
+
 	committers := 1
 	if st.Engine() == "postgres" {
 		committers = 4
@@ -95,18 +117,15 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 		MaxBatch:    c.Intake.MaxBatch,
 		Committers:  committers,
 		Observe:     metrics.ObserveBatch,
+		OnCommit:    hooks.onCommit,
+		AfterCommit: engine.Poke,
 	})
 	in.Start()
 
-	lib, err := loadPlaybooks(ctx, &c, st, log)
-	if err != nil {
-		in.Stop()
-		return err
-	}
-
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, time.Now),
-		Playbooks: lib, Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
+		Playbooks: lib, Runs: engine, ApproverRoles: c.Approvals.Roles,
+		Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping,
 	})
 	ln, err := net.Listen("tcp", c.Listen)
@@ -125,15 +144,18 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 	defer cancelBG()
 	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), time.Now, log)
 	go watchPlaybooks(bg, lib, st, log)
+	engine.Start(bg)
 
 	fmt.Fprintf(stdout, "Firebreak listening on http://%s (database: %s, %s)\n", ln.Addr(), st.Engine(), redactURL(c.DatabaseURL()))
-	log.Info("serving", "addr", ln.Addr().String(), "engine", st.Engine())
+	log.Info("serving", "addr", ln.Addr().String(), "engine", st.Engine(), "instance", engine.Instance())
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
 		in.Stop()
+		cancelBG()
+		engine.Wait()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -143,6 +165,7 @@ func Serve(ctx context.Context, c config.Config, stdout, stderr io.Writer) error
 	err = srv.Shutdown(shutdownCtx)
 	in.Stop()
 	cancelBG()
+	engine.Wait()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -28,6 +28,37 @@ type Config struct {
 	Targets Targets `yaml:"targets"`
 	// Redact lists extra regular expressions scrubbed from outputs and logs.
 	Redact []string `yaml:"redact"`
+	Approvals  Approvals  `yaml:"approvals"`
+	Automation Automation `yaml:"automation"`
+	Shell      Shell      `yaml:"shell"`
+}
+
+// Approvals decide who may approve write steps.
+type Approvals struct {
+	// Roles that may approve; default responder and admin.
+	Roles []string `yaml:"roles"`
+	// TwoPerson lists procedure keys whose write steps need two approvers.
+	TwoPerson []string `yaml:"two_person"`
+	// ExpireAfter is how long a write step waits for approval (30m).
+	ExpireAfter Duration `yaml:"expire_after"`
+}
+
+// Automation configures the step runner.
+type Automation struct {
+	Workers        int      `yaml:"workers"`
+	DefaultTimeout Duration `yaml:"default_timeout"`
+	ReadAttempts   int      `yaml:"read_attempts"`
+}
+
+// Shell configures shell steps.
+type Shell struct {
+	// Disabled turns shell steps off: they are skipped.
+	Disabled bool `yaml:"disabled"`
+	// PassEnv names extra environment variables steps may see.
+	PassEnv []string `yaml:"pass_env"`
+	// Kubectl lets kubectl forms the native executor does not support run
+	// through the shell, with the kubectl on PATH.
+	Kubectl bool `yaml:"kubectl"`
 }
 
 // Log configures slog.
@@ -97,6 +128,8 @@ func Default() Config {
 			MaxBatch:           5000,
 			RepeatSummaryEvery: Duration(30 * time.Second),
 		},
+		Approvals:  Approvals{Roles: []string{"responder", "admin"}, ExpireAfter: Duration(30 * time.Minute)},
+		Automation: Automation{Workers: 4, DefaultTimeout: Duration(30 * time.Second), ReadAttempts: 2},
 	}
 }
 
@@ -194,7 +227,51 @@ func (c *Config) Validate() error {
 	if defaults > 1 {
 		return errors.New("targets.sql: more than one target is marked default")
 	}
+	kdefaults := 0
+	for _, t := range c.Targets.Kube {
+		if t.Default {
+			kdefaults++
+		}
+	}
+	if kdefaults > 1 {
+		return errors.New("targets.kube: more than one target is marked default")
+	}
+	for i, r := range c.Approvals.Roles {
+		switch r {
+		case "viewer", "responder", "admin":
+		default:
+			return fmt.Errorf("approvals.roles[%d]: %q is not viewer, responder or admin", i, r)
+		}
+	}
+	if c.Approvals.ExpireAfter <= 0 {
+		return errors.New("approvals.expire_after: must be positive, such as 30m")
+	}
+	if c.Automation.Workers <= 0 || c.Automation.Workers > 64 {
+		return fmt.Errorf("automation.workers: %d is not between 1 and 64", c.Automation.Workers)
+	}
+	if c.Automation.DefaultTimeout <= 0 {
+		return errors.New("automation.default_timeout: must be positive, such as 30s")
+	}
+	if c.Automation.ReadAttempts <= 0 {
+		return fmt.Errorf("automation.read_attempts: %d is not positive", c.Automation.ReadAttempts)
+	}
 	return nil
+}
+
+// SQLDSN reads a SQL target's DSN from its environment variable or file.
+func (t SQLTarget) SQLDSN(name string, getenv func(string) string) (string, error) {
+	if t.DSNEnv != "" {
+		v := getenv(t.DSNEnv)
+		if v == "" {
+			return "", fmt.Errorf("targets.sql.%s: environment variable %s is empty or unset; export it with the database URL", name, t.DSNEnv)
+		}
+		return v, nil
+	}
+	b, err := os.ReadFile(t.DSNFile)
+	if err != nil {
+		return "", fmt.Errorf("targets.sql.%s: dsn_file: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // AutoResolve reports whether incidents resolve when their alerts do

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -121,10 +123,16 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	if alerts == nil {
 		alerts = []incident.Alert{}
 	}
+	runs, steps, err := s.runsOf(r, id)
+	if err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"incident":         inc,
 		"alerts":           alerts,
 		"alerts_truncated": inc.AlertCount > len(alerts),
+		"runs":             runs,
+		"steps":            steps,
 	})
 	return nil
 }
@@ -229,7 +237,15 @@ func (s *Server) action(kind incident.ActionKind) handlerFunc {
 		err = s.Store.InTx(r.Context(), func(tx store.Tx) error {
 			var err error
 			inc, err = incident.Act(r.Context(), tx, id, act, p.Actor(), s.Now())
-			return err
+			if err != nil || kind != incident.ActionResolve {
+				return err
+			}
+			// Nothing waiting may run against a resolved incident.
+			rtx, ok := tx.(run.Tx)
+			if !ok {
+				return fmt.Errorf("this store cannot hold playbook runs")
+			}
+			return s.Runs.CancelOpen(r.Context(), rtx, id, "the incident was resolved by "+p.Actor(), p.Actor())
 		})
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -21,6 +22,7 @@ type Metrics struct {
 	ingestLatency *prometheus.HistogramVec
 	batchEvents   prometheus.Histogram
 	batchRequests prometheus.Histogram
+	stepsStarted  *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics; open incidents are read from s at
@@ -48,7 +50,11 @@ func NewMetrics(s store.Store) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 10),
 		}),
 	}
-	m.Registry.MustRegister(m.alerts, m.ingestLatency, m.batchEvents, m.batchRequests,
+	m.stepsStarted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "firebreak_steps_started_total",
+		Help: "Playbook steps started, by executor and risk.",
+	}, []string{"executor", "risk"})
+	m.Registry.MustRegister(m.stepsStarted, m.alerts, m.ingestLatency, m.batchEvents, m.batchRequests,
 		&openIncidents{store: s, desc: prometheus.NewDesc("firebreak_open_incidents",
 			"Incidents not yet resolved, by severity.", []string{"severity"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -58,6 +64,26 @@ func NewMetrics(s store.Store) *Metrics {
 		}
 	}
 	return m
+}
+
+// StepStarted counts a step that began to run.
+func (m *Metrics) StepStarted(s *run.Step) {
+	m.stepsStarted.WithLabelValues(string(s.Executor), string(s.Risk)).Inc()
+}
+
+// WatchAutomation exports the automation kill switch as a gauge.
+func (m *Metrics) WatchAutomation(paused func(context.Context) (bool, error)) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "firebreak_automation_paused",
+		Help: "1 while the automation kill switch is on: no step runs.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if p, err := paused(ctx); err == nil && p {
+			return 1
+		}
+		return 0
+	}))
 }
 
 // ObserveBatch records one committed group-commit batch.

@@ -42,6 +42,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/whoami", s.authed(store.RoleViewer, s.whoami))
 
 	s.playbookRoutes()
+	s.stepRoutes()
 
 	m.Handle("GET /api/v1/openapi.json", s.authed(store.RoleViewer, s.openapi))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -19,19 +19,23 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 // Deps are what the server needs.
 type Deps struct {
-	Store        store.Store
-	Ingester     *intake.Ingester
-	Tokens       *auth.Tokens
-	Playbooks    *playbook.Library
-	Metrics      *Metrics
-	Logger       *slog.Logger
-	Now          func() time.Time
-	MaxBodyBytes int64
+	Store     store.Store
+	Ingester  *intake.Ingester
+	Tokens    *auth.Tokens
+	Playbooks *playbook.Library
+	Runs      *run.Engine
+	// ApproverRoles may approve write steps; default responder and admin.
+	ApproverRoles []string
+	Metrics       *Metrics
+	Logger        *slog.Logger
+	Now           func() time.Time
+	MaxBodyBytes  int64
 	// Ready reports whether the server should take traffic.
 	Ready func(ctx context.Context) error
 }

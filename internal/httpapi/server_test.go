@@ -19,20 +19,34 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
 )
 
 type bundle struct {
-	t     *testing.T
-	srv   *httptest.Server
-	store store.Store
-	keys  map[string]string // name → secret
+	t      *testing.T
+	srv    *httptest.Server
+	store  store.Store
+	engine *run.Engine
+	keys   map[string]string // name → secret
 }
 
-const maxBody = 1 << 20
+const maxBody = 4 << 20
 
-func setup(t *testing.T) *bundle {
+// options configure the playbook engine of a test server.
+type options struct {
+	exec          *run.Executors
+	approverRoles []string
+	twoPerson     []string
+	approvalTTL   time.Duration
+	now           func() time.Time
+	playbooks     []string
+}
+
+func setup(t *testing.T) *bundle { return setupWith(t, options{}) }
+
+func setupWith(t *testing.T, o options) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
@@ -43,24 +57,48 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	lib, err := playbook.NewLibrary(log)
+	lib, err := playbook.NewLibrary(log, o.playbooks...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics := httpapi.NewMetrics(st)
-	in := intake.New(intake.Config{Store: st, Logger: log, AutoResolve: true, Observe: metrics.ObserveBatch})
+	if o.exec == nil {
+		o.exec = &run.Executors{}
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	engine := run.New(run.Config{Store: st, Playbooks: lib, Exec: o.exec, Logger: log, Now: o.now,
+		TwoPerson: o.twoPerson, ApprovalTTL: o.approvalTTL, Sweep: 50 * time.Millisecond, OnStart: metrics.StepStarted})
+	metrics.WatchAutomation(engine.Paused)
+	in := intake.New(intake.Config{Store: st, Logger: log, AutoResolve: true, Observe: metrics.ObserveBatch, Now: o.now,
+		OnCommit: func(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error {
+			first := map[int64]*incident.Event{}
+			for i, r := range b.Results {
+				if r.Outcome == incident.OutcomeOpened && first[r.IncidentID] == nil {
+					first[r.IncidentID] = &events[i]
+				}
+			}
+			return engine.OnIncidents(ctx, tx.(run.Tx), b.Opened, first, b.Resolved)
+		},
+		AfterCommit: engine.Poke,
+	})
 	in.Start()
+	runCtx, stopRuns := context.WithCancel(ctx)
+	engine.Start(runCtx)
 	h := httpapi.NewServer(httpapi.Deps{
-		Store: st, Ingester: in, Tokens: auth.NewTokens(st, time.Second, time.Now), Playbooks: lib,
-		Metrics: metrics, Logger: log, MaxBodyBytes: maxBody, Ready: st.Ping,
+		Store: st, Ingester: in, Tokens: auth.NewTokens(st, time.Second, time.Now), Playbooks: lib, Runs: engine,
+		ApproverRoles: o.approverRoles, Metrics: metrics, Logger: log, MaxBodyBytes: maxBody, Ready: st.Ping, Now: o.now,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()
 		in.Stop()
+		stopRuns()
+		engine.Wait()
 		st.Close()
 	})
-	b := &bundle{t: t, srv: srv, store: st, keys: map[string]string{}}
+	b := &bundle{t: t, srv: srv, store: st, keys: map[string]string{}, engine: engine}
 	for _, tok := range []struct {
 		name   string
 		role   store.Role
@@ -223,7 +261,7 @@ func TestRoles(t *testing.T) {
 	for _, e := range tl.Timeline {
 		actors = append(actors, e.Actor)
 	}
-	if got := strings.Join(actors, ","); got != "firebreak,responder,alice" {
+	if got := strings.Join(actors, ","); got != "firebreak,firebreak,responder,alice" {
 		t.Fatalf("timeline actors = %s", got)
 	}
 }

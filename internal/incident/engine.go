@@ -71,8 +71,30 @@ type Options struct {
 // in order, so a batch may fire and resolve the same alert. It returns one
 // result per event, and the incidents it opened.
 func Apply(ctx context.Context, tx Tx, events []Event, opt Options) ([]Result, []*Incident, error) {
+	b, err := ApplyBatch(ctx, tx, events, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b.Results, b.Opened, nil
+}
+
+// Batch is what ApplyBatch did.
+type Batch struct {
+	Results []Result
+	// Opened are the incidents the batch opened; Resolved the IDs of those
+	// it resolved automatically.
+	Opened   []*Incident
+	Resolved []int64
+}
+
+// ApplyBatch is Apply, telling also which incidents the batch resolved.
+func ApplyBatch(ctx context.Context, tx Tx, events []Event, opt Options) (*Batch, error) {
 	a := applier{tx: tx, opt: opt, now: opt.Now.UTC()}
-	return a.apply(ctx, events)
+	res, opened, err := a.apply(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return &Batch{Results: res, Opened: opened, Resolved: a.resolved}, nil
 }
 
 type applier struct {
@@ -90,6 +112,7 @@ type applier struct {
 	dirtyAlerts map[*Alert]bool // existing alerts changed by this batch
 	dirtyIncs   map[int64]bool
 	opened      []*Incident
+	resolved    []int64
 	notes       map[int64]*batchNotes
 }
 
@@ -233,6 +256,7 @@ func (a *applier) event(ctx context.Context, e *Event, fp, groupKey string) (Res
 				inc.Status = StatusResolved
 				inc.ResolvedAt = a.now
 				n.resolve = true
+				a.resolved = append(a.resolved, inc.ID)
 				if a.byGroup[inc.GroupKey] == inc {
 					delete(a.byGroup, inc.GroupKey)
 					a.closedGroups[inc.GroupKey] = inc

@@ -16,10 +16,10 @@ import (
 )
 
 // OnCommit runs inside the batch's transaction after its events are
-// applied, with the incidents the batch opened. Later features hook in
-// here (playbook runs, notifications) so their jobs commit atomically with
+// applied, with what the batch did. Playbook runs (and later
+// notifications) hook in here, so that their jobs commit atomically with
 // the incident.
-type OnCommit func(ctx context.Context, tx store.Tx, opened []*incident.Incident) error
+type OnCommit func(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error
 
 // Config sets up an Ingester.
 type Config struct {
@@ -38,6 +38,9 @@ type Config struct {
 	// counts.
 	Observe  func(requests, events int)
 	OnCommit OnCommit
+	// AfterCommit runs after each committed batch, outside the
+	// transaction: it wakes whatever the batch queued.
+	AfterCommit func()
 }
 
 // Ingester batches events from concurrent callers into transactions.
@@ -188,21 +191,21 @@ func (in *Ingester) apply(events []incident.Event) ([]incident.Result, error) {
 	defer cancel()
 	var results []incident.Result
 	err := in.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		var (
-			opened []*incident.Incident
-			err    error
-		)
-		results, opened, err = incident.Apply(ctx, tx, events, incident.Options{
+		b, err := incident.ApplyBatch(ctx, tx, events, incident.Options{
 			Grouping: in.cfg.Grouping, AutoResolve: in.cfg.AutoResolve, Now: in.cfg.Now(),
 		})
 		if err != nil {
 			return err
 		}
+		results = b.Results
 		if in.cfg.OnCommit != nil {
-			return in.cfg.OnCommit(ctx, tx, opened)
+			return in.cfg.OnCommit(ctx, tx, events, b)
 		}
 		return nil
 	})
+	if err == nil && in.cfg.AfterCommit != nil {
+		in.cfg.AfterCommit()
+	}
 	if err != nil {
 		if code := incident.ErrorCode(err); code == incident.EINVALID || code == incident.ECONFLICT {
 			return nil, err

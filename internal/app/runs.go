@@ -1,0 +1,106 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/config"
+	"github.com/firebreak-dev/firebreak/internal/executor/kube"
+	"github.com/firebreak-dev/firebreak/internal/executor/shell"
+	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/redact"
+	"github.com/firebreak-dev/firebreak/internal/run"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+// NewExecutors builds the step executors the configuration names.
+func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Redactor) (*run.Executors, error) {
+	x := &run.Executors{KubectlShell: c.Shell.Kubectl}
+	var sqlTargets []sqlexec.Target
+	names := make([]string, 0, len(c.Targets.SQL))
+	for n := range c.Targets.SQL {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t := c.Targets.SQL[name]
+		dsn, err := t.SQLDSN(name, getenv)
+		if err != nil {
+			return nil, err
+		}
+		sqlTargets = append(sqlTargets, sqlexec.Target{Name: name, DSN: dsn,
+			StatementTimeout: time.Duration(t.StatementTimeout), LockTimeout: time.Duration(t.LockTimeout), MaxRows: t.MaxRows})
+		if t.Default || len(names) == 1 {
+			x.DefaultSQL = name
+		}
+	}
+	if len(sqlTargets) > 0 {
+		targets, err := sqlexec.NewTargets(sqlTargets, red)
+		if err != nil {
+			return nil, fmt.Errorf("targets.sql: %w", err)
+		}
+		x.SQL = targets
+	}
+	if len(c.Targets.Kube) > 0 {
+		var kt []kube.Target
+		for name, t := range c.Targets.Kube {
+			kt = append(kt, kube.Target{Name: name, Kubeconfig: t.Kubeconfig, Context: t.Context, Namespace: t.Namespace})
+		}
+		sort.Slice(kt, func(i, j int) bool { return kt[i].Name < kt[j].Name })
+		k, err := kube.New(kt, kube.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("targets.kube: %w", err)
+		}
+		x.Kube = k
+	}
+	if !c.Shell.Disabled {
+		x.Shell = &shell.Runner{PassEnv: append(append([]string(nil), shell.DefaultPassEnv...), c.Shell.PassEnv...), Redactor: red, Getenv: getenv}
+	}
+	return x, nil
+}
+
+// runHooks connects intake and incident actions to the run engine.
+type runHooks struct {
+	engine *run.Engine
+}
+
+// onCommit plans runs for the incidents a batch opened and cancels waiting
+// steps of those it resolved, inside the batch's transaction.
+func (h *runHooks) onCommit(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error {
+	if len(b.Opened) == 0 && len(b.Resolved) == 0 {
+		return nil
+	}
+	rtx, ok := tx.(run.Tx)
+	if !ok {
+		return errors.New("this store cannot hold playbook runs")
+	}
+	first := map[int64]*incident.Event{}
+	for i, r := range b.Results {
+		if r.Outcome == incident.OutcomeOpened && first[r.IncidentID] == nil {
+			first[r.IncidentID] = &events[i]
+		}
+	}
+	return h.engine.OnIncidents(ctx, rtx, b.Opened, first, b.Resolved)
+}
+
+func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *run.Executors, log *slog.Logger, onStart func(*run.Step)) (*run.Engine, error) {
+	rs, ok := st.(run.Store)
+	if !ok {
+		return nil, fmt.Errorf("the %s store cannot hold playbook runs", st.Engine())
+	}
+	return run.New(run.Config{
+		Store: rs, Playbooks: lib, Exec: x, Logger: log,
+		Workers:        c.Automation.Workers,
+		ApprovalTTL:    time.Duration(c.Approvals.ExpireAfter),
+		TwoPerson:      c.Approvals.TwoPerson,
+		DefaultTimeout: time.Duration(c.Automation.DefaultTimeout),
+		ReadAttempts:   c.Automation.ReadAttempts,
+		OnStart:        onStart,
+	}), nil
+}

@@ -1,0 +1,42 @@
+package playbook
+
+import (
+	"fmt"
+	"strings"
+)
+
+// StepFromText classifies a step's text as if it stood in a playbook under
+// the given fence language: an approver's edit is re-classified exactly as
+// the document's own blocks are, by the same parser.
+func StepFromText(language, text string) (*Step, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, fmt.Errorf("text: the step is empty")
+	}
+	if executorOf(language) == "" {
+		return nil, fmt.Errorf("language: %q is not sql, bash or sh", language)
+	}
+	// A fence longer than any backtick run in the text cannot be closed by it.
+	fence := "```"
+	for strings.Contains(text, fence) {
+		fence += "`"
+	}
+	var b strings.Builder
+	b.WriteString("### WARNING: Edited step\n\n**Immediate Actions:**\n1. **Edited step:**\n   " + fence + language + "\n")
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		b.WriteString("   " + line + "\n")
+	}
+	b.WriteString("   " + fence + "\n")
+	doc := b.String()
+	pb, err := Parse("edit", []byte(doc))
+	if err != nil {
+		return nil, fmt.Errorf("text: %w", err)
+	}
+	for _, pr := range pb.Procedures {
+		for _, t := range pr.Tasks() {
+			if t.Step != nil {
+				return t.Step, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("text: holds only comments; nothing would run")
+}

@@ -1,0 +1,906 @@
+package run
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+)
+
+// Store is what the engine needs of storage.
+type Store interface {
+	Reader
+	// InTx runs fn in a write transaction.
+	InTxRun(ctx context.Context, fn func(Tx) error) error
+}
+
+// Config sets up an Engine.
+type Config struct {
+	Store     Store
+	Playbooks *playbook.Library
+	Exec      *Executors
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Instance names this process in claims; empty picks a random one.
+	Instance string
+	// Workers is how many steps run at once (default 4).
+	Workers int
+	// ApprovalTTL is how long a write step waits for approval (default 30m).
+	ApprovalTTL time.Duration
+	// TwoPerson lists procedure keys whose write steps need two approvers.
+	TwoPerson []string
+	// DefaultTimeout bounds a step without a timeout of its own (default 30s).
+	DefaultTimeout time.Duration
+	// ReadAttempts is how often a read step is tried (default 2).
+	ReadAttempts int
+	// Lease is how long a claim holds without renewal (default 30s).
+	Lease time.Duration
+	// Sweep is how often stale claims and expired approvals are looked for
+	// (default 5s), and the poll interval for work queued by other
+	// instances.
+	Sweep time.Duration
+	// OnStart is told when a step starts running, for metrics.
+	OnStart func(s *Step)
+}
+
+// Engine plans runs, runs their steps and records approvals.
+type Engine struct {
+	cfg  Config
+	poke chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New returns an Engine; Start runs its workers.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Instance == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		cfg.Instance = "fb-" + hex.EncodeToString(b[:])
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.ApprovalTTL <= 0 {
+		cfg.ApprovalTTL = 30 * time.Minute
+	}
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = 30 * time.Second
+	}
+	if cfg.ReadAttempts <= 0 {
+		cfg.ReadAttempts = 2
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.Sweep <= 0 {
+		cfg.Sweep = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{cfg: cfg, poke: make(chan struct{}, cfg.Workers)}
+}
+
+// Instance is the name this engine claims steps under.
+func (e *Engine) Instance() string { return e.cfg.Instance }
+
+func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
+
+// Poke wakes the workers after a commit that queued steps. Committing
+// first and poking after is what makes the fast path safe: a worker only
+// ever sees committed steps.
+func (e *Engine) Poke() {
+	for i := 0; i < e.cfg.Workers; i++ {
+		select {
+		case e.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// OnIncidents is called inside the transaction that opened or resolved
+// incidents: it plans runs for the opened ones, so their steps are
+// enqueued atomically with the incident, and cancels what was waiting on
+// the resolved ones, so that no fix ever runs against a healthy system.
+// The caller pokes the engine after commit.
+func (e *Engine) OnIncidents(ctx context.Context, tx Tx, opened []*incident.Incident, firstAlerts map[int64]*incident.Event, resolved []int64) error {
+	for _, inc := range opened {
+		ev := firstAlerts[inc.ID]
+		if ev == nil || e.cfg.Playbooks == nil {
+			continue
+		}
+		m, ok := e.cfg.Playbooks.Match(ev.Labels)
+		if !ok {
+			continue
+		}
+		if err := e.planRun(ctx, tx, inc.ID, m, ev.Labels, ev.Annotations); err != nil {
+			return fmt.Errorf("plan run for incident %d: %w", inc.ID, err)
+		}
+	}
+	for _, id := range resolved {
+		if err := e.CancelOpen(ctx, tx, id, "the incident resolved", incident.ActorSystem); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) planRun(ctx context.Context, tx Tx, incidentID int64, m *playbook.Match, labels, annotations map[string]string) error {
+	now := e.now()
+	twoPerson := false
+	for _, k := range e.cfg.TwoPerson {
+		if k == m.Procedure.Key {
+			twoPerson = true
+		}
+	}
+	r, steps := Plan(incidentID, m, PlanOptions{
+		Now: now, Labels: labels, Annotations: annotations, Available: e.cfg.Exec.Available,
+		TwoPerson: twoPerson, ApprovalTTL: e.cfg.ApprovalTTL, DefaultTimout: e.cfg.DefaultTimeout, ReadAttempts: e.cfg.ReadAttempts,
+	})
+	if err := tx.InsertRun(ctx, r); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		s.RunID = r.ID
+	}
+	if err := tx.InsertSteps(ctx, steps); err != nil {
+		return err
+	}
+	auto, waiting := 0, 0
+	for _, s := range steps {
+		if s.Queued {
+			auto++
+		}
+		if s.Status == StatusAwaitingApproval {
+			waiting++
+		}
+	}
+	msg := fmt.Sprintf("Playbook %q, procedure %q: %d tasks; %d diagnostics running now, %d steps await approval",
+		m.Playbook.ID, m.Procedure.Title, len(steps), auto, waiting)
+	return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{
+		IncidentID: incidentID, At: now, Actor: incident.ActorSystem, Kind: "run.planned", Message: msg,
+		Data: mustJSON(map[string]any{"run_id": r.ID, "playbook": m.Playbook.ID, "version": m.Playbook.Hash,
+			"procedure": m.Procedure.Key, "match": m.Reason}),
+	}})
+}
+
+// CancelOpen cancels every step of an incident that has not finished and
+// is not running.
+func (e *Engine) CancelOpen(ctx context.Context, tx Tx, incidentID int64, why, actor string) error {
+	steps, err := tx.OpenSteps(ctx, incidentID)
+	if err != nil {
+		return fmt.Errorf("load steps of incident %d: %w", incidentID, err)
+	}
+	now := e.now()
+	var changed []*Step
+	var names []string
+	for _, s := range steps {
+		if s.Status == StatusRunning || s.Kind != playbook.KindStep {
+			continue
+		}
+		s.Status, s.Reason, s.Queued, s.UpdatedAt, s.FinishedAt = StatusCancelled, "cancelled: "+why, false, now, now
+		changed = append(changed, s)
+		names = append(names, s.Name)
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := tx.UpdateSteps(ctx, changed); err != nil {
+		return err
+	}
+	return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{
+		IncidentID: incidentID, At: now, Actor: actor, Kind: "steps.cancelled",
+		Message: fmt.Sprintf("Cancelled %d waiting steps because %s: %s", len(changed), why, strings.Join(names, "; ")),
+	}})
+}
+
+// Start runs the workers and the sweeper until ctx ends; Wait waits for
+// them.
+func (e *Engine) Start(ctx context.Context) {
+	for i := 0; i < e.cfg.Workers; i++ {
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.worker(ctx)
+		}()
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.sweeper(ctx)
+	}()
+}
+
+// Wait waits for workers to finish their current steps after ctx ended.
+func (e *Engine) Wait() { e.wg.Wait() }
+
+// Paused reports whether the automation kill switch is on.
+func (e *Engine) Paused(ctx context.Context) (bool, error) {
+	v, err := e.cfg.Store.ReadSetting(ctx, settingPaused)
+	return v == "true", err
+}
+
+const settingPaused = "automation.paused"
+
+// SetPaused turns the kill switch on or off and records who did it.
+func (e *Engine) SetPaused(ctx context.Context, paused bool, actor string) error {
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		return tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused))
+	})
+	if err == nil && !paused {
+		e.Poke()
+	}
+	return err
+}
+
+func (e *Engine) worker(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Sweep)
+	defer t.Stop()
+	for {
+		for ctx.Err() == nil && e.runOne(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.poke:
+		case <-t.C:
+		}
+	}
+}
+
+// runOne claims and runs one step; it reports whether it found one.
+func (e *Engine) runOne(ctx context.Context) bool {
+	if paused, err := e.Paused(ctx); err != nil || paused {
+		if err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("read automation switch", "err", err)
+		}
+		return false
+	}
+	var s *Step
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		now := e.now()
+		var err error
+		s, err = tx.ClaimStep(ctx, e.cfg.Instance, now, now.Add(e.cfg.Lease))
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.cfg.Logger.Error("claim step", "err", err)
+		}
+		return false
+	}
+	if s == nil {
+		return false
+	}
+	if e.cfg.OnStart != nil {
+		e.cfg.OnStart(s)
+	}
+	e.execute(ctx, s)
+	return true
+}
+
+// execute runs a claimed step and records its outcome. The step's own
+// context outlives a shutdown signal by the step's timeout at most: a
+// running fix is not abandoned half way because the server is stopping.
+func (e *Engine) execute(ctx context.Context, s *Step) {
+	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Timeout+5*time.Second)
+	defer cancel()
+	stopLease := e.keepLease(runCtx, s.ID)
+	res, retry, execErr := e.cfg.Exec.Exec(runCtx, s)
+	stopLease()
+
+	err := e.cfg.Store.InTxRun(context.WithoutCancel(ctx), func(tx Tx) error {
+		cur, err := tx.LockStep(ctx, s.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != StatusRunning || cur.ClaimedBy != e.cfg.Instance {
+			// Our lease lapsed and the sweeper dealt with the step.
+			return nil
+		}
+		now := e.now()
+		cur.Result, cur.UpdatedAt, cur.FinishedAt, cur.ClaimedBy = res, now, now, ""
+		var entry *incident.TimelineEntry
+		switch {
+		case execErr == nil:
+			cur.Status, cur.Reason, cur.Error = StatusSucceeded, "", ""
+			entry = stepEntry(cur, now, "step.succeeded", "Step succeeded: "+cur.Name+summarize(res))
+		case retry && cur.Risk == playbook.RiskRead && cur.Attempts < cur.MaxAttempts:
+			cur.Status, cur.Queued, cur.Error = StatusPending, true, execErr.Error()
+			cur.Reason = fmt.Sprintf("attempt %d of %d failed; retrying", cur.Attempts, cur.MaxAttempts)
+			cur.FinishedAt = time.Time{}
+		default:
+			cur.Status, cur.Error, cur.Reason = StatusFailed, execErr.Error(), ""
+			entry = stepEntry(cur, now, "step.failed", "Step failed: "+cur.Name+": "+execErr.Error())
+		}
+		updates := []*Step{cur}
+		if cur.Status == StatusSucceeded && res != nil && len(res.Columns) > 0 {
+			later, err := e.offerChoices(ctx, tx, cur)
+			if err != nil {
+				return err
+			}
+			updates = append(updates, later...)
+		}
+		if err := tx.UpdateSteps(ctx, updates); err != nil {
+			return err
+		}
+		if entry != nil {
+			return tx.AppendTimeline(ctx, []*incident.TimelineEntry{entry})
+		}
+		return nil
+	})
+	if err != nil {
+		e.cfg.Logger.Error("record step outcome", "step", s.ID, "err", err)
+	}
+}
+
+// keepLease renews the claim on a running step until stopped.
+func (e *Engine) keepLease(ctx context.Context, id int64) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(e.cfg.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+					return tx.ExtendLease(ctx, id, e.cfg.Instance, e.now().Add(e.cfg.Lease))
+				})
+				if err != nil && ctx.Err() == nil {
+					e.cfg.Logger.Warn("renew step lease", "step", id, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// offerChoices fills the choices of later steps' parameters that draw on a
+// column of s's output, such as pid for pg_cancel_backend(pid).
+func (e *Engine) offerChoices(ctx context.Context, tx Tx, s *Step) ([]*Step, error) {
+	open, err := tx.OpenSteps(ctx, s.IncidentID)
+	if err != nil {
+		return nil, err
+	}
+	col := map[string]int{}
+	for i, c := range s.Result.Columns {
+		col[c] = i
+	}
+	var out []*Step
+	for _, o := range open {
+		if o.RunID != s.RunID || o.ID == s.ID {
+			continue
+		}
+		changed := false
+		for i := range o.Params {
+			p := &o.Params[i]
+			for _, src := range p.Sources {
+				ci, ok := col[src.Column]
+				if src.Kind != playbook.SourceStep || src.Step != s.TaskKey || !ok {
+					continue
+				}
+				seen := map[string]bool{}
+				p.Choices = nil
+				for _, row := range s.Result.Rows {
+					v := fmt.Sprint(row[ci])
+					if row[ci] != nil && !seen[v] && len(p.Choices) < 50 {
+						seen[v] = true
+						p.Choices = append(p.Choices, v)
+					}
+				}
+				changed = true
+			}
+		}
+		if changed {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func summarize(r *Result) string {
+	switch {
+	case r == nil:
+		return ""
+	case r.Columns != nil:
+		n := fmt.Sprintf(" (%d rows", len(r.Rows))
+		if r.Truncated {
+			n += ", truncated"
+		}
+		return n + ")"
+	case r.Before != "" || r.After != "":
+		return fmt.Sprintf(" (%s → %s)", r.Before, r.After)
+	case r.RowsAffected > 0:
+		return fmt.Sprintf(" (%d rows affected)", r.RowsAffected)
+	}
+	return ""
+}
+
+// timelineRows caps the rows a timeline entry carries; the step keeps all.
+const timelineRows = 50
+
+func stepEntry(s *Step, now time.Time, kind incident.EventKind, msg string) *incident.TimelineEntry {
+	data := map[string]any{"step_id": s.ID, "task": s.TaskKey, "status": s.Status}
+	if r := s.Result; r != nil {
+		if r.Columns != nil {
+			rows := r.Rows
+			if len(rows) > timelineRows {
+				rows = rows[:timelineRows]
+			}
+			data["table"] = map[string]any{"columns": r.Columns, "rows": rows, "truncated": r.Truncated || len(r.Rows) > timelineRows}
+		}
+		if r.Output != "" {
+			out := r.Output
+			if len(out) > 4000 {
+				out = out[:4000] + "…"
+			}
+			data["output"] = out
+		}
+		for k, v := range map[string]string{"before": r.Before, "after": r.After, "undo": r.Undo, "duration": r.Duration} {
+			if v != "" {
+				data[k] = v
+			}
+		}
+	}
+	if s.Error != "" {
+		data["error"] = s.Error
+	}
+	return &incident.TimelineEntry{IncidentID: s.IncidentID, At: now, Actor: incident.ActorSystem, Kind: kind, Message: msg, Data: mustJSON(data)}
+}
+
+func (e *Engine) sweeper(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Sweep)
+	defer t.Stop()
+	for {
+		if err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("sweep steps", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep deals with steps whose runner vanished and approvals that
+// expired. A read step whose instance died is queued again; a write step
+// is marked interrupted and never re-run silently.
+func (e *Engine) Sweep(ctx context.Context) error {
+	requeued := false
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		now := e.now()
+		stale, err := tx.StaleSteps(ctx, now, 100)
+		if err != nil {
+			return err
+		}
+		var entries []*incident.TimelineEntry
+		for _, s := range stale {
+			s.ClaimedBy, s.UpdatedAt = "", now
+			if s.Risk == playbook.RiskRead && s.Attempts < s.MaxAttempts {
+				s.Status, s.Queued, s.Reason = StatusPending, true, "the instance running it stopped; retrying"
+				requeued = true
+				continue
+			}
+			s.Status, s.FinishedAt = StatusInterrupted, now
+			s.Reason = "the server running it stopped mid-step; it was not re-run. Check the system's state, then run it again if still needed"
+			entries = append(entries, stepEntry(s, now, "step.interrupted", "Step interrupted: "+s.Name+": the server running it stopped; not re-run"))
+		}
+		expired, err := tx.ExpiredApprovals(ctx, now, 100)
+		if err != nil {
+			return err
+		}
+		for _, s := range expired {
+			s.Status, s.Queued, s.UpdatedAt, s.FinishedAt = StatusCancelled, false, now, now
+			s.Reason = fmt.Sprintf("approval expired at %s; run it again to ask anew", s.ExpiresAt.Format(time.RFC3339))
+			entries = append(entries, stepEntry(s, now, "step.expired", "Approval expired: "+s.Name))
+		}
+		if err := tx.UpdateSteps(ctx, append(stale, expired...)); err != nil {
+			return err
+		}
+		if len(entries) > 0 {
+			return tx.AppendTimeline(ctx, entries)
+		}
+		return nil
+	})
+	if requeued {
+		e.Poke()
+	}
+	return err
+}
+
+// Decision is a person's call on a step.
+type Decision struct {
+	Actor string
+	// Params fills or overrides parameter values.
+	Params map[string]string
+	// Text, when not empty, replaces the step's text; it is re-classified.
+	Text   string
+	Reason string
+}
+
+// ErrNotAllowed and friends are returned as domain errors with a code.
+func conflict(format string, args ...any) error {
+	return incident.Errorf(incident.ECONFLICT, format, args...)
+}
+
+func invalid(format string, args ...any) error {
+	return incident.Errorf(incident.EINVALID, format, args...)
+}
+
+// Approve records an approval. With all approvals in, a write step is
+// queued to run.
+func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, error) {
+	var out *Step
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		s, inc, err := e.lockWithIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if inc.Status == incident.StatusResolved {
+			return conflict("step %d: incident %d is resolved; a fix never runs against a healthy system", id, inc.ID)
+		}
+		if s.Status != StatusAwaitingApproval {
+			return conflict("step %d is %s, not awaiting approval", id, s.Status)
+		}
+		now := e.now()
+		if !s.ExpiresAt.IsZero() && now.After(s.ExpiresAt) {
+			return conflict("step %d: the approval request expired at %s; run it again to ask anew", id, s.ExpiresAt.Format(time.RFC3339))
+		}
+		for _, a := range s.Approvals {
+			if a.Actor == d.Actor {
+				return conflict("step %d: %s already approved it; it needs a different second approver", id, d.Actor)
+			}
+		}
+		var entries []*incident.TimelineEntry
+		if d.Text != "" && d.Text != s.Text {
+			if len(s.Approvals) > 0 {
+				return conflict("step %d: already approved by %s; an edit now would need their approval again: reject it and run it anew", id, s.Approvals[0].Actor)
+			}
+			e2, err := e.edit(s, d.Text, d.Actor, now)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e2)
+		}
+		if err := fill(s, d.Params, d.Actor); err != nil {
+			return err
+		}
+		if s.NeedsEditing != "" {
+			return invalid("text: step %d needs editing before it can run (%s); send the edited text", id, s.NeedsEditing)
+		}
+		if miss := missingParams(s.Params); len(miss) > 0 {
+			return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
+		}
+		if err := e.cfg.Exec.Available(s.Executor, s.Target); err != nil {
+			return conflict("step %d cannot run here: %v", id, err)
+		}
+		s.Approvals = append(s.Approvals, Approval{Actor: d.Actor, At: now})
+		s.Actor, s.UpdatedAt = d.Actor, now
+		msg := fmt.Sprintf("Approved by %s: %s", d.Actor, s.Name)
+		if len(s.Approvals) >= max(s.Approvers, 1) {
+			s.Status, s.Queued, s.Reason = StatusPending, true, "approved; queued to run"
+			if s.Risk == playbook.RiskRead {
+				s.MaxAttempts = e.cfg.ReadAttempts
+			}
+		} else {
+			s.Reason = fmt.Sprintf("approved by %d of %d", len(s.Approvals), s.Approvers)
+			msg += fmt.Sprintf(" (%d of %d approvals)", len(s.Approvals), s.Approvers)
+		}
+		entries = append(entries, approvalEntry(s, now, d.Actor, "step.approved", msg))
+		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+			return err
+		}
+		out = s
+		return tx.AppendTimeline(ctx, entries)
+	})
+	if err == nil && out.Queued {
+		e.Poke()
+	}
+	return out, err
+}
+
+// Reject cancels a step waiting for approval or input.
+func (e *Engine) Reject(ctx context.Context, id int64, d Decision) (*Step, error) {
+	var out *Step
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		s, _, err := e.lockWithIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if s.Status != StatusAwaitingApproval && s.Status != StatusNeedsInput && s.Status != StatusPending {
+			return conflict("step %d is %s; only a waiting step can be rejected", id, s.Status)
+		}
+		now := e.now()
+		s.Status, s.Queued, s.Actor, s.UpdatedAt, s.FinishedAt = StatusCancelled, false, d.Actor, now, now
+		s.Reason = "rejected by " + d.Actor
+		if d.Reason != "" {
+			s.Reason += ": " + d.Reason
+		}
+		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+			return err
+		}
+		out = s
+		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{approvalEntry(s, now, d.Actor, "step.rejected", "Rejected by "+d.Actor+": "+s.Name+reasonSuffix(d.Reason))})
+	})
+	return out, err
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " (" + r + ")"
+}
+
+// RunNow runs a step a person asks for: a read step that waits for a
+// person or input, or a failed one again. A write step, or a step that
+// was interrupted, cancelled or edited into a write, goes (back) to
+// awaiting approval instead: running it needs an approver.
+func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error) {
+	var out *Step
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		s, inc, err := e.lockWithIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if s.Kind != playbook.KindStep {
+			return conflict("step %d is a %s task: tick it with POST /api/v1/steps/%d/done", id, s.Kind, id)
+		}
+		switch s.Status {
+		case StatusRunning:
+			return conflict("step %d is already running", id)
+		case StatusSucceeded:
+			if s.Risk == playbook.RiskWrite {
+				return conflict("step %d already ran; a write is not repeated by a click: run it again as a new approval with POST /api/v1/steps/%d/run after checking the system", id, id)
+			}
+		case StatusSkipped:
+			return conflict("step %d was skipped: %s", id, s.Reason)
+		}
+		if inc.Status == incident.StatusResolved {
+			return conflict("step %d: incident %d is resolved; reopen it first", id, inc.ID)
+		}
+		now := e.now()
+		var entries []*incident.TimelineEntry
+		if d.Text != "" && d.Text != s.Text {
+			entry, err := e.edit(s, d.Text, d.Actor, now)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, entry)
+		}
+		if err := fill(s, d.Params, d.Actor); err != nil {
+			return err
+		}
+		if s.NeedsEditing != "" {
+			return invalid("text: step %d needs editing before it can run (%s); send the edited text", id, s.NeedsEditing)
+		}
+		s.Actor, s.UpdatedAt, s.FinishedAt, s.Error, s.Result = d.Actor, now, time.Time{}, "", nil
+		if s.Risk == playbook.RiskWrite {
+			s.Status, s.Queued, s.Approvals, s.ExpiresAt = StatusAwaitingApproval, false, nil, now.Add(e.cfg.ApprovalTTL)
+			s.Approvers = max(s.Approvers, 1)
+			s.Reason = "write step: waits for approval"
+			entries = append(entries, approvalEntry(s, now, d.Actor, "step.requested", fmt.Sprintf("%s asked to run %s: it waits for approval", d.Actor, s.Name)))
+		} else {
+			if miss := missingParams(s.Params); len(miss) > 0 {
+				return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
+			}
+			s.Status, s.Queued, s.Reason, s.Attempts, s.MaxAttempts = StatusPending, true, "queued by "+d.Actor, 0, e.cfg.ReadAttempts
+			entries = append(entries, approvalEntry(s, now, d.Actor, "step.queued", fmt.Sprintf("%s ran %s", d.Actor, s.Name)))
+		}
+		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+			return err
+		}
+		out = s
+		return tx.AppendTimeline(ctx, entries)
+	})
+	if err == nil && out.Queued {
+		e.Poke()
+	}
+	return out, err
+}
+
+// Tick marks a checklist or manual task done (or skipped) by a person.
+func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*Step, error) {
+	var out *Step
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		s, _, err := e.lockWithIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if s.Kind == playbook.KindStep && !skip {
+			return conflict("step %d runs a %s block; approve or run it instead of ticking it", id, s.Executor)
+		}
+		if s.Status.Final() || s.Status == StatusRunning {
+			return conflict("step %d is already %s", id, s.Status)
+		}
+		now := e.now()
+		s.Actor, s.UpdatedAt, s.FinishedAt, s.Queued = d.Actor, now, now, false
+		kind, verb := incident.EventKind("task.done"), "Done"
+		s.Status, s.Reason = StatusSucceeded, "done by "+d.Actor
+		if skip {
+			kind, verb = "task.skipped", "Skipped"
+			s.Status, s.Reason = StatusSkipped, "skipped by "+d.Actor
+		}
+		if d.Reason != "" {
+			s.Reason += ": " + d.Reason
+		}
+		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+			return err
+		}
+		out = s
+		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{approvalEntry(s, now, d.Actor, kind, fmt.Sprintf("%s by %s: %s%s", verb, d.Actor, s.Name, reasonSuffix(d.Reason)))})
+	})
+	return out, err
+}
+
+func (e *Engine) lockWithIncident(ctx context.Context, tx Tx, id int64) (*Step, *incident.Incident, error) {
+	s, err := tx.LockStep(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	incs, err := tx.IncidentsByID(ctx, []int64{s.IncidentID})
+	if err != nil {
+		return nil, nil, err
+	}
+	inc := incs[s.IncidentID]
+	if inc == nil {
+		return nil, nil, incident.Errorf(incident.ENOTFOUND, "incident %d of step %d not found", s.IncidentID, id)
+	}
+	return s, inc, nil
+}
+
+// edit replaces a step's text, re-classifies it, and returns the timeline
+// entry that records the diff and the editor.
+func (e *Engine) edit(s *Step, text, actor string, now time.Time) (*incident.TimelineEntry, error) {
+	st, err := playbook.StepFromText(s.Language, text)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if st.Executor != s.Executor && !(st.Executor == playbook.ExecShell && s.Executor == playbook.ExecKube) && !(st.Executor == playbook.ExecKube && s.Executor == playbook.ExecShell) {
+		return nil, invalid("text: the edit turns a %s step into a %s step", s.Executor, st.Executor)
+	}
+	old := s.Text
+	oldRisk := s.Risk
+	s.Text, s.Edited, s.Executor, s.Risk = text, true, st.Executor, st.Risk
+	s.NeedsEditing = ""
+	if st.NeedsEditing {
+		s.NeedsEditing = st.EditReason
+	}
+	prev := map[string]Param{}
+	for _, p := range s.Params {
+		prev[p.Name] = p
+	}
+	s.Params = nil
+	for _, p := range st.Params {
+		np := Param{Name: p.Name, Type: p.Type, Sources: p.Sources}
+		if o, ok := prev[p.Name]; ok {
+			np.Value, np.From, np.Choices = o.Value, o.From, o.Choices
+		}
+		s.Params = append(s.Params, np)
+	}
+	if st.Risk == playbook.RiskWrite && s.Status != StatusAwaitingApproval {
+		// Edited into a write: it needs an approver now.
+		s.Status, s.Queued, s.Approvals = StatusAwaitingApproval, false, nil
+		s.Approvers = max(s.Approvers, 1)
+		s.ExpiresAt = now.Add(e.cfg.ApprovalTTL)
+	}
+	msg := fmt.Sprintf("%s edited %s (re-classified %s %s → %s)", actor, s.Name, s.Executor, oldRisk, s.Risk)
+	return &incident.TimelineEntry{IncidentID: s.IncidentID, At: now, Actor: actor, Kind: "step.edited", Message: msg,
+		Data: mustJSON(map[string]any{"step_id": s.ID, "diff": Diff(old, text), "risk_before": oldRisk, "risk_after": s.Risk})}, nil
+}
+
+// fill sets parameter values given by a person, checking their types.
+func fill(s *Step, params map[string]string, actor string) error {
+	names := make([]string, 0, len(params))
+	for n := range params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		v := params[n]
+		found := false
+		for i := range s.Params {
+			p := &s.Params[i]
+			if p.Name != n {
+				continue
+			}
+			found = true
+			pp := playbook.Param{Name: p.Name, Type: p.Type}
+			if err := pp.Validate(v); err != nil {
+				return invalid("params.%s: %v", n, err)
+			}
+			val := v
+			p.Value, p.From = &val, actor
+		}
+		if !found {
+			var known []string
+			for _, p := range s.Params {
+				known = append(known, p.Name)
+			}
+			return invalid("params.%s: step %d has no such parameter (it has: %s)", n, s.ID, strings.Join(known, ", "))
+		}
+	}
+	if miss := missingParams(s.Params); len(miss) == 0 && s.Status == StatusNeedsInput && s.NeedsEditing == "" {
+		s.Reason = ""
+	}
+	return nil
+}
+
+func approvalEntry(s *Step, now time.Time, actor string, kind incident.EventKind, msg string) *incident.TimelineEntry {
+	params := map[string]string{}
+	for _, p := range s.Params {
+		if p.Value != nil {
+			params[p.Name] = *p.Value
+		}
+	}
+	return &incident.TimelineEntry{IncidentID: s.IncidentID, At: now, Actor: actor, Kind: kind, Message: msg,
+		Data: mustJSON(map[string]any{"step_id": s.ID, "task": s.TaskKey, "text": s.Text, "params": params, "target": s.Target, "status": s.Status})}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("run: marshal timeline data: %v", err))
+	}
+	return b
+}
+
+// Diff is a line diff of two texts: "-" lines removed, "+" lines added.
+func Diff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	// Longest common subsequence; steps are a few lines.
+	n, m := len(al), len(bl)
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if al[i] == bl[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []string
+	i, j := 0, 0
+	for i < n || j < m {
+		switch {
+		case i < n && j < m && al[i] == bl[j]:
+			out = append(out, "  "+al[i])
+			i++
+			j++
+		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
+			out = append(out, "+ "+bl[j])
+			j++
+		default:
+			out = append(out, "- "+al[i])
+			i++
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Preview renders a step for an approver.
+func (e *Engine) Preview(s *Step) *Preview { return e.cfg.Exec.Preview(s) }
+
+// Store returns the engine's store, for reads.
+func (e *Engine) Store() Store { return e.cfg.Store }

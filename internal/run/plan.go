@@ -1,0 +1,153 @@
+package run
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+)
+
+// PlanOptions steer Plan.
+type PlanOptions struct {
+	Now time.Time
+	// Labels and Annotations are the opening alert's, which fill
+	// parameters.
+	Labels, Annotations map[string]string
+	// Available reports whether an executor (and, for SQL and kube, the
+	// step's target) is configured; a step that cannot run is skipped
+	// with the reason.
+	Available func(exec playbook.Executor, target string) error
+	// TwoPerson forces two approvers for every write step of the run.
+	TwoPerson     bool
+	ApprovalTTL   time.Duration
+	DefaultTimout time.Duration
+	ReadAttempts  int
+}
+
+// Plan builds a run with one step per task of the matched procedure, in
+// document order, each in the status it starts in.
+func Plan(incidentID int64, m *playbook.Match, opt PlanOptions) (*Run, []*Step) {
+	pr := m.Procedure
+	r := &Run{
+		IncidentID: incidentID, PlaybookID: m.Playbook.ID, PlaybookHash: m.Playbook.Hash,
+		ProcedureKey: pr.Key, ProcedureTitle: pr.Title, MatchReason: m.Reason,
+		TwoPerson: pr.TwoPerson || opt.TwoPerson, CreatedAt: opt.Now,
+	}
+	var steps []*Step
+	for _, sec := range pr.Sections {
+		for _, t := range sec.Tasks {
+			s := &Step{
+				IncidentID: incidentID, Position: len(steps) + 1, TaskKey: t.Key, Section: sec.Title,
+				Name: t.Name, Kind: t.Kind, Status: StatusPending, CreatedAt: opt.Now, UpdatedAt: opt.Now, MaxAttempts: 1,
+			}
+			if t.Kind != playbook.KindStep || t.Step == nil {
+				s.Text = t.Text
+				if len(t.Items) > 0 {
+					s.Text = strings.TrimSpace(s.Text + "\n- " + strings.Join(t.Items, "\n- "))
+				}
+				s.Reason = "waiting for a responder to tick it"
+				steps = append(steps, s)
+				continue
+			}
+			planStep(s, t.Step, r, pr.Auto, opt)
+			steps = append(steps, s)
+		}
+	}
+	return r, steps
+}
+
+func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions) {
+	s.Executor, s.Risk, s.Language, s.Target = st.Executor, st.Risk, st.Language, st.Target
+	s.Text = st.SQL
+	if s.Text == "" {
+		s.Text = st.Script
+	}
+	s.Timeout = time.Duration(st.Timeout)
+	if s.Timeout == 0 {
+		s.Timeout = opt.DefaultTimout
+	}
+	for _, c := range st.Commands {
+		if c.Kube != nil && c.Kube.Namespace != "" {
+			s.Namespace = c.Kube.Namespace
+		}
+	}
+	s.Params = paramsFor(st, opt.Labels, opt.Annotations)
+	missing := missingParams(s.Params)
+	var unavailable error
+	if opt.Available != nil {
+		unavailable = opt.Available(st.Executor, st.Target)
+	}
+	if unavailable != nil && st.Risk != playbook.RiskWrite {
+		s.Status, s.Reason = StatusSkipped, unavailable.Error()
+		return
+	}
+	if st.NeedsEditing {
+		s.NeedsEditing = st.EditReason
+	}
+	switch {
+	case st.Risk == playbook.RiskWrite:
+		s.Status = StatusAwaitingApproval
+		s.Approvers = 1
+		if r.TwoPerson {
+			s.Approvers = 2
+		}
+		s.ExpiresAt = opt.Now.Add(opt.ApprovalTTL)
+		s.Reason = "write step: waits for approval"
+		if st.NeedsEditing {
+			s.Reason += "; needs editing first: " + st.EditReason
+		} else if len(missing) > 0 {
+			s.Reason += "; the approver fills in " + strings.Join(missing, ", ")
+		}
+		if unavailable != nil {
+			s.Reason += "; it cannot run here until configured: " + unavailable.Error()
+		}
+	case st.NeedsEditing:
+		s.Status, s.Reason = StatusNeedsInput, "needs editing before it can run: "+st.EditReason
+	case len(missing) > 0:
+		s.Status, s.Reason = StatusNeedsInput, "needs a value for "+strings.Join(missing, ", ")
+	default:
+		s.Auto = st.Auto && procAuto
+		s.Queued = s.Auto
+		s.MaxAttempts = max(opt.ReadAttempts, 1)
+		if !s.Auto {
+			s.Reason = "read step: runs when a responder runs it"
+		}
+	}
+}
+
+// paramsFor lists a step's parameters with the values the alert gives.
+func paramsFor(st *playbook.Step, labels, annotations map[string]string) []Param {
+	var out []Param
+	for i := range st.Params {
+		p := &st.Params[i]
+		rp := Param{Name: p.Name, Type: p.Type, Sources: p.Sources}
+		if v, src, ok := p.FromAlert(labels, annotations); ok && p.Validate(v) == nil {
+			rp.Value = &v
+			rp.From = fmt.Sprintf("%s:%s", src.Kind, src.Names[0])
+		}
+		out = append(out, rp)
+	}
+	return out
+}
+
+func missingParams(ps []Param) []string {
+	var out []string
+	for _, p := range ps {
+		if p.Value == nil {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// values returns the parameters' values by name.
+func values(ps []Param) map[string]string {
+	out := make(map[string]string, len(ps))
+	for _, p := range ps {
+		if p.Value != nil {
+			out[p.Name] = *p.Value
+		}
+	}
+	return out
+}
