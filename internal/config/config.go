@@ -27,7 +27,7 @@ type Config struct {
 	// Targets are the systems playbook steps run against.
 	Targets Targets `yaml:"targets"`
 	// Redact lists extra regular expressions scrubbed from outputs and logs.
-	Redact []string `yaml:"redact"`
+	Redact     []string   `yaml:"redact"`
 	Approvals  Approvals  `yaml:"approvals"`
 	Automation Automation `yaml:"automation"`
 	Shell      Shell      `yaml:"shell"`

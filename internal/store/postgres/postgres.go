@@ -4,43 +4,41 @@
 // # Concurrency
 //
 // Write transactions run at READ COMMITTED and never rely on being the only
-// writer. Three things keep concurrent Apply and Act calls, in one instance
-// or several, from losing or duplicating anything:
+// writer. Concurrent Apply and Act calls, in one instance or several, lose
+// and duplicate nothing, because:
 //
-//   - Every row the engine reads in order to write it back is locked as it is
-//     read, FOR UPDATE and in id order within each statement: FiringAlerts
-//     locks the firing alerts, the incident loaders lock the incidents. At
-//     READ COMMITTED a row lock that had to wait returns the row as the
-//     other transaction committed it, and drops it if it no longer matches
-//     (an alert that was resolved meanwhile, an incident that was closed),
-//     so counters are always incremented from their latest values and a
-//     manual resolve is never overwritten by a stale repeat.
-//   - A row that another transaction inserted after our statement's snapshot
-//     cannot be locked, so the unique indexes settle those races.
-//     CreateIncident inserts ON CONFLICT DO NOTHING on the open-group index
-//     and adopts (and locks) the winner. Two batches that both saw no firing
-//     alert for a new fingerprint both insert one; the second waits for the
-//     first to commit and fails with 23505 on alerts_firing_fingerprint.
-//   - InTx then runs fn again in a fresh transaction, which sees the winner's
-//     alert and counts a repeat. It retries that, deadlocks (40P01) and
-//     serialization failures (40001) up to maxAttempts times with jittered
-//     backoff. The loser has already waited for the winner to commit, so a
-//     retry almost always succeeds at once.
+//   - Every row the engine reads in order to write it back is locked as it
+//     is read (FOR UPDATE): FiringAlerts locks the firing alerts, the
+//     incident loaders the incidents. At READ COMMITTED a lock that had to
+//     wait returns the row as the other transaction left it, or drops it
+//     when it no longer matches (an alert resolved meanwhile, an incident
+//     closed), so counters grow from their latest values and a stale repeat
+//     never undoes a manual resolve.
+//   - A row inserted after a statement's snapshot cannot be locked, so the
+//     unique indexes settle those races. CreateIncident inserts ON CONFLICT
+//     DO NOTHING on the open-group index and adopts (and locks) the winner.
+//     Two batches that both saw no firing alert for a new fingerprint both
+//     insert one; the second waits for the first to commit and fails with
+//     23505 on alerts_firing_fingerprint.
+//   - InTx then runs fn again in a new transaction, which sees the winner's
+//     alert and counts a repeat. It retries those, lock-order failures (see
+//     tx.go), deadlocks and serialization failures, with jittered backoff.
 //
-// Optimistic retry was chosen over serialising intake up front (say with an
-// advisory lock per fingerprint, taken before FiringAlerts reads): a batch
-// of a few thousand events would need thousands of advisory locks, which
-// live in the shared lock table and can exhaust it, while row locks are
-// kept in the rows themselves. Retries are rare in practice: once an alert
-// is firing, every batch that carries it queues on its row lock instead.
+// This optimistic path serialises nothing it need not: batches that share
+// no alert and no incident run in parallel, and a fingerprint already
+// firing queues its writers on its row lock instead of failing them. It can
+// starve, though, when many writers keep opening and closing the same few
+// fingerprints: a retry reads, queues for an incident, and meanwhile another
+// writer inserts one of its alerts again. So every Apply holds an advisory
+// lock on intake, shared, and from attempt optimisticAttempts+1 on a
+// transaction takes it exclusively: it waits for the batches in flight,
+// runs alone, and cannot lose such a race again. An advisory lock per
+// fingerprint would avoid those retries altogether, but it takes a slot in
+// the server's shared lock table per fingerprint, and batches of thousands
+// can exhaust it; row locks are kept in the rows.
 //
-// Lock order is alerts, then incidents by id, so intake transactions seldom
-// deadlock with each other. Act locks the incident first and, to resolve,
-// its alerts second; when that meets an Apply holding one of those alerts,
-// PostgreSQL breaks the deadlock (after deadlock_timeout) and the retry
-// goes through. Conflicts that a retry cannot settle are not retried: a
-// reopen that would give a group two open incidents, or a token name in
-// use, is reported as ECONFLICT.
+// Conflicts a retry cannot settle are not retried: a reopen that would give
+// a group two open incidents, or a live token name in use, is ECONFLICT.
 package postgres
 
 import (
@@ -163,17 +161,30 @@ func (db *DB) Migrate(ctx context.Context) (err error) {
 	return nil
 }
 
-// maxAttempts bounds how often InTx runs fn.
-const maxAttempts = 10
+// maxAttempts bounds how often InTx runs fn; the attempts after the first
+// optimisticAttempts hold the intake lock exclusively.
+const (
+	maxAttempts        = 10
+	optimisticAttempts = 3
+)
+
+// intakeLock is the key of the advisory lock that Apply holds, per schema
+// as migrateLock.
+const intakeLock = `('x' || left(md5('firebreak.intake:' || coalesce(current_schema(), '')), 16))::bit(64)::bigint`
 
 // InTx runs fn in a READ COMMITTED transaction, and runs it again in a new
 // one when it loses a race that a retry settles (see the package comment).
 func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	var prev lockSet
 	for attempt := 1; ; attempt++ {
-		err := db.inTx(ctx, fn)
+		var asked lockSet
+		err := db.inTx(ctx, func(tx pgx.Tx) error {
+			return fn(&txn{tx: tx, prev: prev, asked: &asked, exclusive: attempt > optimisticAttempts})
+		})
 		if err == nil || !retryable(err) {
 			return mapErr(err)
 		}
+		prev.add(asked)
 		if attempt == maxAttempts {
 			return fmt.Errorf("%w: %w", incident.Errorf(incident.EUNAVAILABLE,
 				"the database is busy with conflicting writes; try again"), err)
@@ -188,12 +199,12 @@ func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	}
 }
 
-func (db *DB) inTx(ctx context.Context, fn func(store.Tx) error) error {
+func (db *DB) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return err
 	}
-	if err := fn(&txn{tx: tx}); err != nil {
+	if err := fn(tx); err != nil {
 		tx.Rollback(ctx) // with ctx cancelled, pgx closes the connection, which rolls back too
 		return err
 	}
@@ -207,7 +218,7 @@ func retryable(err error) bool {
 		return false
 	}
 	switch pe.Code {
-	case "40001", "40P01": // serialization_failure, deadlock_detected
+	case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
 		return true
 	case "23505": // unique_violation
 		return pe.ConstraintName == "alerts_firing_fingerprint"

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mrand "math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -241,4 +242,191 @@ func BenchmarkApply(b *testing.B) {
 			apply(b, s, events)
 		}
 	})
+}
+
+// TestTimes checks that times come back in UTC to the microsecond, and that
+// the zero time is NULL.
+func TestTimes(t *testing.T) {
+	t.Parallel()
+	dsn := newSchema(t)
+	db := open(t, dsn)
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 26, 3, 4, 5, 123456789, time.FixedZone("CET", 3600))
+	inc := &incident.Incident{Title: "t", Severity: incident.SeverityInfo, Status: incident.StatusTriggered,
+		GroupKey: "g", StartedAt: at, UpdatedAt: at}
+	err := db.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.CreateIncident(ctx, inc); err != nil {
+			return err
+		}
+		return tx.InsertAlerts(ctx, []*incident.Alert{{IncidentID: inc.ID, Source: incident.SourceGeneric, Fingerprint: "f",
+			Status: incident.AlertFiring, Severity: incident.SeverityInfo, StartsAt: at, LastSeenAt: at, Count: 1}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 11, 26, 2, 4, 5, 123456000, time.UTC)
+	got, err := db.GetIncident(ctx, inc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.StartedAt != want || got.UpdatedAt != want || !got.AcknowledgedAt.IsZero() || !got.ResolvedAt.IsZero() {
+		t.Errorf("incident times = %v %v %v %v, want %v and zeros", got.StartedAt, got.UpdatedAt, got.AcknowledgedAt, got.ResolvedAt, want)
+	}
+	alerts, err := db.ListAlerts(ctx, store.ListAlertsParams{IncidentID: inc.ID, Limit: 10})
+	if err != nil || len(alerts) != 1 {
+		t.Fatalf("alerts = %v, %v", alerts, err)
+	}
+	if a := alerts[0]; a.StartsAt != want || a.LastSeenAt != want || !a.EndsAt.IsZero() || !a.ResolvedAt.IsZero() {
+		t.Errorf("alert times = %v %v %v %v, want %v and zeros", a.StartsAt, a.LastSeenAt, a.EndsAt, a.ResolvedAt, want)
+	}
+	var nulls bool
+	err = rawConn(t, dsn).QueryRow(ctx, `SELECT acknowledged_at IS NULL AND resolved_at IS NULL FROM incidents`).Scan(&nulls)
+	if err != nil || !nulls {
+		t.Errorf("unset incident times stored as NULL = %v, %v", nulls, err)
+	}
+}
+
+// TestInvariantsUnderContention races intake on two instances against
+// people acting on the same incidents and a summary flusher, then checks
+// that the counters agree with the rows and that no receipt was lost.
+func TestInvariantsUnderContention(t *testing.T) {
+	t.Parallel()
+	dsn := newSchema(t)
+	dbs := []*postgres.DB{open(t, dsn), open(t, dsn)}
+	ctx := context.Background()
+	if err := dbs[0].Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	opt := incident.Options{AutoResolve: true, Now: time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)}
+	const (
+		workers, rounds = 4, 30
+		fingerprints    = 12
+	)
+	event := func(r *mrand.Rand, k int) incident.Event {
+		e := incident.Event{Source: incident.SourceAlertmanager, Status: incident.AlertFiring, Key: fmt.Sprint("k", k),
+			Labels:   map[string]string{"alertname": fmt.Sprint("A", k%3), "service": "api"},
+			Severity: incident.SeverityWarning}
+		if r.IntN(10) < 3 {
+			e.Status = incident.AlertResolved
+		}
+		return e
+	}
+	var (
+		mu       sync.Mutex
+		outcomes = map[incident.Outcome]int{}
+		wg       sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			r := mrand.New(mrand.NewPCG(uint64(w), 1))
+			db := dbs[w%len(dbs)]
+			for range rounds {
+				// One event per fingerprint: the engine cannot yet resolve
+				// and refire an alert in one batch (see the report).
+				events := make([]incident.Event, 1+r.IntN(6))
+				for i, k := range r.Perm(fingerprints)[:len(events)] {
+					events[i] = event(r, k)
+				}
+				var res []incident.Result
+				err := db.InTx(ctx, func(tx store.Tx) error {
+					var err error
+					res, _, err = incident.Apply(ctx, tx, events, opt)
+					return err
+				})
+				if err != nil {
+					t.Errorf("worker %d: apply: %v", w, err)
+					return
+				}
+				mu.Lock()
+				for _, r := range res {
+					outcomes[r.Outcome]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Go(func() { // a person
+		r := mrand.New(mrand.NewPCG(99, 1))
+		kinds := []incident.ActionKind{incident.ActionAck, incident.ActionResolve, incident.ActionReopen, incident.ActionNote}
+		for range rounds {
+			incs, err := dbs[1].ListIncidents(ctx, store.ListIncidentsParams{Limit: 20})
+			if err != nil {
+				t.Errorf("list: %v", err)
+				return
+			}
+			if len(incs) == 0 {
+				continue
+			}
+			id := incs[r.IntN(len(incs))].ID
+			act := incident.Action{Kind: kinds[r.IntN(len(kinds))], Text: "looking"}
+			err = dbs[1].InTx(ctx, func(tx store.Tx) error {
+				_, err := incident.Act(ctx, tx, id, act, "alice", opt.Now)
+				return err
+			})
+			if err != nil && incident.ErrorCode(err) != incident.ECONFLICT {
+				t.Errorf("%s incident %d: %v", act.Kind, id, err)
+			}
+		}
+	})
+	wg.Go(func() { // the summary flusher
+		for range rounds {
+			err := dbs[0].InTx(ctx, func(tx store.Tx) error {
+				_, err := incident.FlushSummaries(ctx, tx, opt.Now, 100)
+				return err
+			})
+			if err != nil {
+				t.Errorf("flush: %v", err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+
+	conn := rawConn(t, dsn)
+	rows, err := conn.Query(ctx, `SELECT i.id, i.status, i.alert_count, i.firing_count, i.alerts_logged, i.repeats, i.repeats_logged,
+			count(a.id), count(a.id) FILTER (WHERE a.status = 'firing')
+		FROM incidents i LEFT JOIN alerts a ON a.incident_id = i.id GROUP BY i.id ORDER BY i.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var (
+			id                                                       int64
+			status                                                   string
+			alertCount, firingCount, alertsLogged, rep, repLogged, n int
+			firing                                                   int
+		)
+		if err := rows.Scan(&id, &status, &alertCount, &firingCount, &alertsLogged, &rep, &repLogged, &n, &firing); err != nil {
+			t.Fatal(err)
+		}
+		if alertCount != n || firingCount != firing {
+			t.Errorf("incident %d: alert_count %d firing_count %d, but %d alert rows of which %d firing", id, alertCount, firingCount, n, firing)
+		}
+		if status == string(incident.StatusResolved) && firing > 0 {
+			t.Errorf("incident %d is resolved but holds %d firing alerts", id, firing)
+		}
+		if alertsLogged > alertCount || repLogged > rep {
+			t.Errorf("incident %d: logged %d of %d alerts and %d of %d repeats", id, alertsLogged, alertCount, repLogged, rep)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Every firing event made an alert or counted on one; every repeat
+	// counted on its incident.
+	var receipts, repeats int
+	if err := conn.QueryRow(ctx, `SELECT (SELECT coalesce(sum(count), 0) FROM alerts), (SELECT coalesce(sum(repeats), 0) FROM incidents)`).
+		Scan(&receipts, &repeats); err != nil {
+		t.Fatal(err)
+	}
+	fired := outcomes[incident.OutcomeOpened] + outcomes[incident.OutcomeGrouped] + outcomes[incident.OutcomeRepeat]
+	if receipts != fired || repeats != outcomes[incident.OutcomeRepeat] {
+		t.Errorf("stored %d receipts and %d repeats, want %d and %d (outcomes %v)", receipts, repeats, fired, outcomes[incident.OutcomeRepeat], outcomes)
+	}
 }

@@ -18,11 +18,11 @@ const stepCols = `id, run_id, incident_id, position, task_key, section, name, ki
 
 func scanStep(sc scanner) (*run.Step, error) {
 	var (
-		s                                      run.Step
-		kind, exec, risk, status               string
-		params, approvals, result              []byte
-		expires, lease, started, finished      sql.NullInt64
-		created, updated, timeoutMS            int64
+		s                                 run.Step
+		kind, exec, risk, status          string
+		params, approvals, result         []byte
+		expires, lease, started, finished sql.NullInt64
+		created, updated, timeoutMS       int64
 	)
 	err := sc.Scan(&s.ID, &s.RunID, &s.IncidentID, &s.Position, &s.TaskKey, &s.Section, &s.Name, &kind, &exec, &risk, &status,
 		&s.Reason, &s.Auto, &s.Queued, &s.Language, &s.Text, &s.Edited, &s.Target, &s.Namespace, &params, &s.NeedsEditing,
