@@ -48,6 +48,8 @@ func newRoot(env *Env) *cobra.Command {
 		newIntegrationCmd(env, g),
 		newIncidentsCmd(env, g),
 		newAlertCmd(env, g),
+		newStepsCmd(env, g),
+		newAutomationCmd(env, g),
 		newPlaybookCmd(env),
 	)
 	return root
