@@ -23,11 +23,18 @@ type Store interface {
 	InTxRun(ctx context.Context, fn func(Tx) error) error
 }
 
+// Runner runs steps; *Executors is the real one.
+type Runner interface {
+	Available(exec playbook.Executor, target string) error
+	Exec(ctx context.Context, s *Step) (*Result, bool, error)
+	Preview(s *Step) *Preview
+}
+
 // Config sets up an Engine.
 type Config struct {
 	Store     Store
 	Playbooks *playbook.Library
-	Exec      *Executors
+	Exec      Runner
 	Logger    *slog.Logger
 	Now       func() time.Time
 	// Instance names this process in claims; empty picks a random one.
@@ -888,12 +895,12 @@ func Diff(a, b string) string {
 			out = append(out, "  "+al[i])
 			i++
 			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			out = append(out, "+ "+bl[j])
-			j++
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			out = append(out, "- "+al[i])
 			i++
+		default:
+			out = append(out, "+ "+bl[j])
+			j++
 		}
 	}
 	return strings.Join(out, "\n")
