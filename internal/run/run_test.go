@@ -40,10 +40,10 @@ func TestPlanReference(t *testing.T) {
 		queued bool
 	}{
 		{map[string]string{"alertname": "HighQueueDepth"}, "immediate-actions/1", run.StatusAwaitingApproval, false}, // scale
-		{map[string]string{"alertname": "HighQueueDepth"}, "immediate-actions/3", run.StatusPending, true},          // stuck jobs
-		{map[string]string{"alertname": "HighQueueDepth"}, "assessment/1", run.StatusPending, false},                // checklist
-		{map[string]string{"alertname": "HighDatabaseCPU"}, "investigation/1", run.StatusAwaitingApproval, false},  // EXPLAIN ANALYZE template
-		{map[string]string{"alertname": "HighLicenseUsage"}, "investigation/1", run.StatusNeedsInput, false},       // $license_id missing
+		{map[string]string{"alertname": "HighQueueDepth"}, "immediate-actions/3", run.StatusPending, true},           // stuck jobs
+		{map[string]string{"alertname": "HighQueueDepth"}, "assessment/1", run.StatusPending, false},                 // checklist
+		{map[string]string{"alertname": "HighDatabaseCPU"}, "investigation/1", run.StatusAwaitingApproval, false},    // EXPLAIN ANALYZE template
+		{map[string]string{"alertname": "HighLicenseUsage"}, "investigation/1", run.StatusNeedsInput, false},         // $license_id missing
 		{map[string]string{"alertname": "HighLicenseUsage", "license_id": "7"}, "investigation/1", run.StatusPending, true},
 		{map[string]string{"alertname": "ServiceDown"}, "immediate-actions/1", run.StatusNeedsInput, false}, // <failed-pod>
 		{map[string]string{"alertname": "ServiceDown", "pod": "tp-1"}, "immediate-actions/1", run.StatusPending, true},

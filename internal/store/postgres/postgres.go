@@ -8,8 +8,10 @@
 // and duplicate nothing, because:
 //
 //   - Every row the engine reads in order to write it back is locked as it
-//     is read (FOR UPDATE): FiringAlerts locks the firing alerts, the
-//     incident loaders the incidents. At READ COMMITTED a lock that had to
+//     is read: FiringAlerts locks the firing alerts, the incident loaders
+//     the incidents. The lock is FOR NO KEY UPDATE, the one an UPDATE of
+//     non-key columns takes: it excludes every other writer of the row but
+//     lets other tables' foreign keys (timeline, runs) check it meanwhile. At READ COMMITTED a lock that had to
 //     wait returns the row as the other transaction left it, or drops it
 //     when it no longer matches (an alert resolved meanwhile, an incident
 //     closed), so counters grow from their latest values and a stale repeat

@@ -126,7 +126,7 @@ func (t *txn) FiringAlerts(ctx context.Context, fps []string) (map[string]*incid
 	b := &pgx.Batch{}
 	b.Queue(lock)
 	b.Queue(`SELECT `+alertCols+` FROM alerts
-		WHERE fingerprint = ANY($1) AND status = 'firing' ORDER BY id FOR UPDATE`, texts(fps))
+		WHERE fingerprint = ANY($1) AND status = 'firing' ORDER BY id FOR NO KEY UPDATE`, texts(fps))
 	br := t.tx.SendBatch(ctx, b)
 	defer br.Close()
 	if _, err := br.Exec(); err != nil {
@@ -180,7 +180,7 @@ func (t *txn) lockIncidents(ctx context.Context, cond string, args ...any) ([]*i
 	q := `SELECT ` + incidentCols + ` FROM incidents WHERE (` + cond + `)`
 	var incs []*incident.Incident
 	if t.maxLocked == 0 {
-		rows, err := t.tx.Query(ctx, q+` ORDER BY id FOR UPDATE`, args...)
+		rows, err := t.tx.Query(ctx, q+` ORDER BY id FOR NO KEY UPDATE`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -191,8 +191,8 @@ func (t *txn) lockIncidents(ctx context.Context, cond string, args ...any) ([]*i
 		max := `$` + strconv.Itoa(len(args)+1)
 		args = append(args, t.maxLocked)
 		b := &pgx.Batch{}
-		b.Queue(q+` AND id <= `+max+` ORDER BY id FOR UPDATE NOWAIT`, args...)
-		b.Queue(q+` AND id > `+max+` ORDER BY id FOR UPDATE`, args...)
+		b.Queue(q+` AND id <= `+max+` ORDER BY id FOR NO KEY UPDATE NOWAIT`, args...)
+		b.Queue(q+` AND id > `+max+` ORDER BY id FOR NO KEY UPDATE`, args...)
 		br := t.tx.SendBatch(ctx, b)
 		for range 2 {
 			rows, err := br.Query()
@@ -228,13 +228,13 @@ func (t *txn) lockPrevious(ctx context.Context) error {
 	}
 	t.prevDone = true
 	if len(t.prev.alertsOf) > 0 {
-		_, err := t.tx.Exec(ctx, `SELECT FROM alerts WHERE incident_id = ANY($1) AND status = 'firing' ORDER BY id FOR UPDATE`, t.prev.alertsOf)
+		_, err := t.tx.Exec(ctx, `SELECT FROM alerts WHERE incident_id = ANY($1) AND status = 'firing' ORDER BY id FOR NO KEY UPDATE`, t.prev.alertsOf)
 		if err != nil {
 			return err
 		}
 	}
 	rows, err := t.tx.Query(ctx, `SELECT id FROM incidents
-		WHERE id = ANY($1) OR (group_key = ANY($2) AND status <> 'resolved') ORDER BY id FOR UPDATE`, t.prev.ids, texts(t.prev.keys))
+		WHERE id = ANY($1) OR (group_key = ANY($2) AND status <> 'resolved') ORDER BY id FOR NO KEY UPDATE`, t.prev.ids, texts(t.prev.keys))
 	if err != nil {
 		return err
 	}
@@ -449,7 +449,7 @@ func (t *txn) UpdateAlerts(ctx context.Context, alerts []*incident.Alert) error 
 func (t *txn) ResolveFiringAlerts(ctx context.Context, incidentID int64, at time.Time) (int, error) {
 	t.asked.alertsOf = append(t.asked.alertsOf, incidentID)
 	b := &pgx.Batch{}
-	b.Queue(`SELECT FROM alerts WHERE incident_id = $1 AND status = 'firing' FOR UPDATE NOWAIT`, incidentID)
+	b.Queue(`SELECT FROM alerts WHERE incident_id = $1 AND status = 'firing' FOR NO KEY UPDATE NOWAIT`, incidentID)
 	upd := b.Queue(`UPDATE alerts SET status = 'resolved', resolved_at = $1, ends_at = coalesce(ends_at, $1)
 		WHERE incident_id = $2 AND status = 'firing'`, at, incidentID)
 	var n int64
@@ -507,7 +507,7 @@ func (t *txn) AppendTimeline(ctx context.Context, entries []*incident.TimelineEn
 func (t *txn) IncidentsWithPendingSummaries(ctx context.Context, limit int) ([]*incident.Incident, error) {
 	rows, err := t.tx.Query(ctx, `SELECT `+incidentCols+` FROM incidents
 		WHERE repeats > repeats_logged OR alert_count > alerts_logged
-		ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
+		ORDER BY id LIMIT $1 FOR NO KEY UPDATE SKIP LOCKED`, limit)
 	if err != nil {
 		return nil, err
 	}
