@@ -179,7 +179,7 @@ func decideCmd(env *Env, g *globals, use, short, path string) *cobra.Command {
 			if g.json {
 				return printJSON(env, out)
 			}
-			fmt.Fprintf(env.Stdout, "Step %d (%s) is %s", out.Step.ID, out.Step.Name, out.Step.Status)
+			fmt.Fprintf(env.Stdout, "Step %d (%s): %s", out.Step.ID, out.Step.Name, out.Step.Status)
 			if out.Step.Reason != "" {
 				fmt.Fprintf(env.Stdout, ": %s", out.Step.Reason)
 			}
