@@ -403,11 +403,8 @@ func refreshAlert(al *Alert, e *Event) {
 }
 
 func (a *applier) flush(ctx context.Context) error {
-	if len(a.newAlerts) > 0 {
-		if err := a.tx.InsertAlerts(ctx, a.newAlerts); err != nil {
-			return fmt.Errorf("insert %d alerts: %w", len(a.newAlerts), err)
-		}
-	}
+	// Updates first: an alert this batch resolved must leave the firing
+	// index before a new episode of its fingerprint is inserted.
 	if len(a.dirtyAlerts) > 0 {
 		alerts := make([]*Alert, 0, len(a.dirtyAlerts))
 		for al := range a.dirtyAlerts {
@@ -416,6 +413,11 @@ func (a *applier) flush(ctx context.Context) error {
 		sort.Slice(alerts, func(i, j int) bool { return alerts[i].ID < alerts[j].ID })
 		if err := a.tx.UpdateAlerts(ctx, alerts); err != nil {
 			return fmt.Errorf("update %d alerts: %w", len(alerts), err)
+		}
+	}
+	if len(a.newAlerts) > 0 {
+		if err := a.tx.InsertAlerts(ctx, a.newAlerts); err != nil {
+			return fmt.Errorf("insert %d alerts: %w", len(a.newAlerts), err)
 		}
 	}
 	ids := make([]int64, 0, len(a.dirtyIncs))

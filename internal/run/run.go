@@ -153,7 +153,8 @@ type Tx interface {
 	// LockStep loads and locks one step.
 	LockStep(ctx context.Context, id int64) (*Step, error)
 	UpdateSteps(ctx context.Context, steps []*Step) error
-	// OpenSteps loads and locks an incident's steps that are not final.
+	// OpenSteps loads and locks an incident's steps that wait: neither
+	// final nor running. (Running steps are their workers' to lock.)
 	OpenSteps(ctx context.Context, incidentID int64) ([]*Step, error)
 	// ClaimStep marks one queued pending step running for instance and
 	// returns it, or returns nil when none is queued. Two instances never

@@ -82,6 +82,11 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		// is best effort.
 		return nil, errors.New("open postgres: the connection string does not parse")
 	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default (4 on a small machine) starves intake committers,
+		// step workers and API reads of one another.
+		cfg.MaxConns = 20
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)

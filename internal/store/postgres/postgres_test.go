@@ -430,3 +430,54 @@ func TestInvariantsUnderContention(t *testing.T) {
 		t.Errorf("stored %d receipts and %d repeats, want %d and %d (outcomes %v)", receipts, repeats, fired, outcomes[incident.OutcomeRepeat], outcomes)
 	}
 }
+
+// TestInsertKeepsInputOrder checks that a multi-row insert hands out ids in
+// input order and gives each row its own id back.
+func TestInsertKeepsInputOrder(t *testing.T) {
+	t.Parallel()
+	db := open(t, newSchema(t))
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
+	inc := &incident.Incident{Title: "t", Severity: incident.SeverityInfo, Status: incident.StatusTriggered, GroupKey: "g", StartedAt: now, UpdatedAt: now}
+	var alerts []*incident.Alert
+	var entries []*incident.TimelineEntry
+	err := db.InTx(ctx, func(tx store.Tx) error {
+		if _, err := tx.CreateIncident(ctx, inc); err != nil {
+			return err
+		}
+		alerts, entries = nil, nil
+		for i := range 300 {
+			alerts = append(alerts, &incident.Alert{IncidentID: inc.ID, Source: incident.SourceGeneric, Fingerprint: fmt.Sprintf("f%03d", 299-i),
+				Status: incident.AlertFiring, Severity: incident.SeverityInfo, StartsAt: now, LastSeenAt: now, Count: 1})
+			entries = append(entries, &incident.TimelineEntry{IncidentID: inc.ID, At: now, Actor: "a", Kind: incident.KindNote, Message: fmt.Sprint(i)})
+		}
+		if err := tx.InsertAlerts(ctx, alerts); err != nil {
+			return err
+		}
+		return tx.AppendTimeline(ctx, entries)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := db.ListAlerts(ctx, store.ListAlertsParams{IncidentID: inc.ID, Limit: 1000})
+	if err != nil || len(listed) != len(alerts) {
+		t.Fatalf("listed %d alerts, %v", len(listed), err)
+	}
+	for i, a := range alerts {
+		if listed[i].ID != a.ID || listed[i].Fingerprint != a.Fingerprint || (i > 0 && a.ID <= alerts[i-1].ID) {
+			t.Fatalf("alert %d: given id %d for %s, listed %d for %s", i, a.ID, a.Fingerprint, listed[i].ID, listed[i].Fingerprint)
+		}
+	}
+	tl, err := db.ListTimeline(ctx, store.ListTimelineParams{IncidentID: inc.ID, Limit: 1000})
+	if err != nil || len(tl) != len(entries) {
+		t.Fatalf("listed %d entries, %v", len(tl), err)
+	}
+	for i, e := range entries {
+		if tl[i].ID != e.ID || tl[i].Message != e.Message {
+			t.Fatalf("entry %d: given id %d for %q, listed %d for %q", i, e.ID, e.Message, tl[i].ID, tl[i].Message)
+		}
+	}
+}

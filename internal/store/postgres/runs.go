@@ -122,17 +122,19 @@ func (t *txn) querySteps(ctx context.Context, q string, args ...any) ([]*run.Ste
 
 func (t *txn) OpenSteps(ctx context.Context, incidentID int64) ([]*run.Step, error) {
 	return t.querySteps(ctx, `SELECT `+stepCols+` FROM steps WHERE incident_id = $1
-		AND status NOT IN ('succeeded', 'failed', 'interrupted', 'cancelled', 'skipped') ORDER BY id FOR UPDATE`, incidentID)
+		AND status NOT IN ('running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'skipped') ORDER BY id FOR UPDATE`, incidentID)
 }
 
-// ClaimStep takes the oldest queued step that no other transaction holds.
+// ClaimStep takes a queued step that no other transaction holds: the
+// earliest in its run first, so that under a burst every incident's first
+// diagnostic starts before any incident's fifth.
 // The row lock taken by FOR UPDATE SKIP LOCKED makes the claim exclusive
 // across instances: a second claimer skips the row, and once this
 // transaction commits the row is no longer pending.
 func (t *txn) ClaimStep(ctx context.Context, instance string, now, leaseUntil time.Time) (*run.Step, error) {
 	steps, err := t.querySteps(ctx, `UPDATE steps SET status = 'running', queued = false, claimed_by = $1, lease_until = $2,
 		attempts = attempts + 1, started_at = $3, updated_at = $3, reason = ''
-		WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+		WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued ORDER BY position, id LIMIT 1 FOR UPDATE SKIP LOCKED)
 		RETURNING `+stepCols, instance, leaseUntil, now)
 	if err != nil || len(steps) == 0 {
 		return nil, err

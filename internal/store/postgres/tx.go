@@ -20,11 +20,11 @@ import (
 type txn struct {
 	tx pgx.Tx
 
-	exclusive bool     // hold the intake lock exclusively
+	exclusive bool     // take the intake lock exclusively
 	maxLocked int64    // the highest incident id locked so far
-	prev      lockSet  // incidents that earlier attempts asked for
+	prev      lockSet  // rows that earlier attempts asked for
 	prevDone  bool     // whether prev is locked
-	asked     *lockSet // incidents this attempt asks for, for the next one
+	asked     *lockSet // rows this attempt asks for, for the next one
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -88,7 +88,8 @@ func scanIncident(s scanner) (*incident.Incident, error) {
 		acked, resolved pgtype.Timestamptz
 	)
 	err := s.Scan(&i.ID, (*text)(&i.Title), (*text)(&i.Severity), (*text)(&i.Service), (*text)(&i.Status), (*text)(&i.GroupKey),
-		&groupLabels, (*text)(&i.Responder), (*text)(&i.Impact), (*text)(&i.ETA), &i.AlertCount, &i.FiringCount, &i.Repeats, &i.RepeatsLogged, &i.AlertsLogged, &i.StartedAt, &acked, &resolved, &i.UpdatedAt)
+		&groupLabels, (*text)(&i.Responder), (*text)(&i.Impact), (*text)(&i.ETA),
+		&i.AlertCount, &i.FiringCount, &i.Repeats, &i.RepeatsLogged, &i.AlertsLogged, &i.StartedAt, &acked, &resolved, &i.UpdatedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -188,11 +189,11 @@ func (t *txn) lockIncidents(ctx context.Context, cond string, args ...any) ([]*i
 			return nil, err
 		}
 	} else {
-		max := `$` + strconv.Itoa(len(args)+1)
+		held := `$` + strconv.Itoa(len(args)+1)
 		args = append(args, t.maxLocked)
 		b := &pgx.Batch{}
-		b.Queue(q+` AND id <= `+max+` ORDER BY id FOR NO KEY UPDATE NOWAIT`, args...)
-		b.Queue(q+` AND id > `+max+` ORDER BY id FOR NO KEY UPDATE`, args...)
+		b.Queue(q+` AND id <= `+held+` ORDER BY id FOR NO KEY UPDATE NOWAIT`, args...)
+		b.Queue(q+` AND id > `+held+` ORDER BY id FOR NO KEY UPDATE`, args...)
 		br := t.tx.SendBatch(ctx, b)
 		for range 2 {
 			rows, err := br.Query()

@@ -119,16 +119,18 @@ func (t *txn) querySteps(ctx context.Context, q string, args ...any) ([]*run.Ste
 
 func (t *txn) OpenSteps(ctx context.Context, incidentID int64) ([]*run.Step, error) {
 	return t.querySteps(ctx, `SELECT `+stepCols+` FROM steps WHERE incident_id = ?
-		AND status NOT IN ('succeeded', 'failed', 'interrupted', 'cancelled', 'skipped') ORDER BY id`, incidentID)
+		AND status NOT IN ('running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'skipped') ORDER BY id`, incidentID)
 }
 
-// ClaimStep takes the oldest queued step. SQLite has one writer, and this
+// ClaimStep takes a queued step: the earliest in its run first, so that
+// under a burst every incident's first diagnostic starts before any
+// incident's fifth. SQLite has one writer, and this
 // transaction holds the write lock, so the update cannot race another
 // claim.
 func (t *txn) ClaimStep(ctx context.Context, instance string, now, leaseUntil time.Time) (*run.Step, error) {
 	steps, err := t.querySteps(ctx, `UPDATE steps SET status = 'running', queued = 0, claimed_by = ?, lease_until = ?,
 		attempts = attempts + 1, started_at = ?, updated_at = ?, reason = ''
-		WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued = 1 ORDER BY id LIMIT 1)
+		WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued = 1 ORDER BY position, id LIMIT 1)
 		RETURNING `+stepCols, instance, micros(leaseUntil), micros(now), micros(now))
 	if err != nil || len(steps) == 0 {
 		return nil, err

@@ -271,6 +271,12 @@ func testSameBatch(t *testing.T, f Factory) {
 	if len(first) != 1 || first[0].Status != incident.AlertResolved {
 		t.Fatalf("first episode = %+v", first)
 	}
+	// An alert already stored that flaps within one batch: the resolved
+	// episode is written before the new one takes the fingerprint.
+	res = b.apply(t, resolved(a), a)
+	if res[0].Outcome != incident.OutcomeResolved || res[1].Outcome != incident.OutcomeOpened {
+		t.Fatalf("flap of a stored alert: %v %v", res[0].Outcome, res[1].Outcome)
+	}
 }
 
 func testStorm(t *testing.T, f Factory) {

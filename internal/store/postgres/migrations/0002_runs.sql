@@ -53,7 +53,7 @@ CREATE TABLE steps (
     updated_at    timestamptz NOT NULL
 );
 CREATE INDEX steps_incident ON steps (incident_id, position);
-CREATE INDEX steps_queue ON steps (id) WHERE status = 'pending' AND queued;
+CREATE INDEX steps_queue ON steps (position, id) WHERE status = 'pending' AND queued;
 CREATE INDEX steps_running ON steps (lease_until) WHERE status = 'running';
 CREATE INDEX steps_awaiting ON steps (expires_at) WHERE status = 'awaiting_approval';
 
