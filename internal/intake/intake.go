@@ -38,8 +38,9 @@ type Config struct {
 	// counts.
 	Observe  func(requests, events int)
 	OnCommit OnCommit
-	// AfterCommit runs after each committed batch, outside the
-	// transaction: it wakes whatever the batch queued.
+	// AfterCommit runs after each committed batch that opened or resolved
+	// an incident, outside the transaction: it wakes whatever the batch
+	// queued.
 	AfterCommit func()
 }
 
@@ -189,7 +190,10 @@ func (in *Ingester) apply(events []incident.Event) ([]incident.Result, error) {
 	// fails as a whole, within its own deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var results []incident.Result
+	var (
+		results []incident.Result
+		changed bool
+	)
 	err := in.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		b, err := incident.ApplyBatch(ctx, tx, events, incident.Options{
 			Grouping: in.cfg.Grouping, AutoResolve: in.cfg.AutoResolve, Now: in.cfg.Now(),
@@ -198,12 +202,13 @@ func (in *Ingester) apply(events []incident.Event) ([]incident.Result, error) {
 			return err
 		}
 		results = b.Results
+		changed = len(b.Opened) > 0 || len(b.Resolved) > 0
 		if in.cfg.OnCommit != nil {
 			return in.cfg.OnCommit(ctx, tx, events, b)
 		}
 		return nil
 	})
-	if err == nil && in.cfg.AfterCommit != nil {
+	if err == nil && changed && in.cfg.AfterCommit != nil {
 		in.cfg.AfterCommit()
 	}
 	if err != nil {

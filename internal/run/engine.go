@@ -275,6 +275,12 @@ func (e *Engine) runOne(ctx context.Context) bool {
 		}
 		return false
 	}
+	if queued, err := e.cfg.Store.HasQueued(ctx); err != nil || !queued {
+		if err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("look for queued steps", "err", err)
+		}
+		return false
+	}
 	var s *Step
 	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
 		now := e.now()

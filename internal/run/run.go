@@ -177,6 +177,9 @@ type Reader interface {
 	StepsOfIncident(ctx context.Context, incidentID int64) ([]Step, error)
 	GetStep(ctx context.Context, id int64) (*Step, error)
 	ReadSetting(ctx context.Context, key string) (string, error)
+	// HasQueued reports whether any step waits for a worker, without
+	// taking a write lock.
+	HasQueued(ctx context.Context) (bool, error)
 }
 
 type plainStep Step

@@ -215,6 +215,12 @@ func (db *DB) GetStep(ctx context.Context, id int64) (*run.Step, error) {
 	return s, err
 }
 
+func (db *DB) HasQueued(ctx context.Context) (bool, error) {
+	var ok bool
+	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM steps WHERE status = 'pending' AND queued)`).Scan(&ok)
+	return ok, err
+}
+
 func (db *DB) ReadSetting(ctx context.Context, key string) (string, error) {
 	var v string
 	err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)

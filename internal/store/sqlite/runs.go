@@ -100,8 +100,13 @@ func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
 	return nil
 }
 
+const claimStepSQL = `UPDATE steps SET status = 'running', queued = 0, claimed_by = ?, lease_until = ?,
+	attempts = attempts + 1, started_at = ?, updated_at = ?, reason = ''
+	WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued = 1 ORDER BY position, id LIMIT 1)
+	RETURNING ` + stepCols
+
 func (t *txn) querySteps(ctx context.Context, q string, args ...any) ([]*run.Step, error) {
-	rows, err := t.tx.QueryContext(ctx, q, args...)
+	rows, err := t.query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,10 +133,7 @@ func (t *txn) OpenSteps(ctx context.Context, incidentID int64) ([]*run.Step, err
 // transaction holds the write lock, so the update cannot race another
 // claim.
 func (t *txn) ClaimStep(ctx context.Context, instance string, now, leaseUntil time.Time) (*run.Step, error) {
-	steps, err := t.querySteps(ctx, `UPDATE steps SET status = 'running', queued = 0, claimed_by = ?, lease_until = ?,
-		attempts = attempts + 1, started_at = ?, updated_at = ?, reason = ''
-		WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued = 1 ORDER BY position, id LIMIT 1)
-		RETURNING `+stepCols, instance, micros(leaseUntil), micros(now), micros(now))
+	steps, err := t.querySteps(ctx, claimStepSQL, instance, micros(leaseUntil), micros(now), micros(now))
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
@@ -222,6 +224,12 @@ func (db *DB) GetStep(ctx context.Context, id int64) (*run.Step, error) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "step %d not found", id)
 	}
 	return s, err
+}
+
+func (db *DB) HasQueued(ctx context.Context) (bool, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM steps WHERE status = 'pending' AND queued = 1 LIMIT 1)`).Scan(&n)
+	return n > 0, err
 }
 
 func (db *DB) ReadSetting(ctx context.Context, key string) (string, error) {

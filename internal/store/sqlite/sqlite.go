@@ -36,6 +36,7 @@ type DB struct {
 
 	// Statements prepared once on the writer connection.
 	updateIncident, updateAlert *sql.Stmt
+	hot                         map[string]*sql.Stmt
 
 	// multi holds multi-row INSERTs for the common batch sizes, prepared at
 	// start-up; it is read-only afterwards.
@@ -109,6 +110,14 @@ func (db *DB) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	db.hot = make(map[string]*sql.Stmt, len(hotStatements))
+	for _, q := range hotStatements {
+		s, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		db.hot[q] = s
+	}
 	sizes := []int{rowsPerInsert}
 	for n := 1; n <= 16; n++ {
 		sizes = append(sizes, n)
@@ -134,6 +143,9 @@ func (db *DB) Ping(ctx context.Context) error { return db.r.PingContext(ctx) }
 
 func (db *DB) Close() error {
 	for _, s := range db.multi {
+		s.Close()
+	}
+	for _, s := range db.hot {
 		s.Close()
 	}
 	return errors.Join(db.r.Close(), db.w.Close())

@@ -18,6 +18,36 @@ type txn struct {
 	tx *sql.Tx
 }
 
+// Hot statements, prepared once on the writer connection (see prepare):
+// SQLite would otherwise parse them anew in every transaction.
+const (
+	firingAlertsSQL = `SELECT ` + alertCols + ` FROM alerts
+		WHERE fingerprint IN (SELECT value FROM json_each(?)) AND status = 'firing'`
+	incidentsByIDSQL  = `SELECT ` + incidentCols + ` FROM incidents WHERE id IN (SELECT value FROM json_each(?))`
+	openByGroupSQL    = `SELECT ` + incidentCols + ` FROM incidents WHERE group_key IN (SELECT value FROM json_each(?)) AND status <> 'resolved'`
+	createIncidentSQL = `INSERT INTO incidents (title, severity, service, status, group_key, group_labels,
+		responder, impact, eta, alert_count, firing_count, repeats, repeats_logged, alerts_logged, started_at, acknowledged_at, resolved_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	maxAlertIDSQL    = `SELECT coalesce(max(id), 0) FROM alerts`
+	maxTimelineIDSQL = `SELECT coalesce(max(id), 0) FROM timeline`
+)
+
+var hotStatements = []string{firingAlertsSQL, incidentsByIDSQL, openByGroupSQL, createIncidentSQL, maxAlertIDSQL, maxTimelineIDSQL, claimStepSQL}
+
+func (t *txn) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s := t.db.hot[q]; s != nil {
+		return t.stmt(ctx, s).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *txn) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s := t.db.hot[q]; s != nil {
+		return t.stmt(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
 // rowsPerInsert bounds a multi-row INSERT well under SQLite's limit of
 // 32766 bind parameters.
 const rowsPerInsert = 200
@@ -31,7 +61,7 @@ func (t *txn) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
 func (t *txn) maxID(ctx context.Context, table string) (int64, error) {
 	var id int64
 	// max(id) on an INTEGER PRIMARY KEY is one B-tree seek.
-	err := t.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&id)
+	err := t.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM `+table).Scan(&id)
 	return id, err
 }
 
@@ -138,8 +168,7 @@ func (t *txn) FiringAlerts(ctx context.Context, fps []string) (map[string]*incid
 	if len(fps) == 0 {
 		return out, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts
-		WHERE fingerprint IN (SELECT value FROM json_each(?)) AND status = 'firing'`, jsonList(fps))
+	rows, err := t.query(ctx, firingAlertsSQL, jsonList(fps))
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +188,7 @@ func (t *txn) IncidentsByID(ctx context.Context, ids []int64) (map[int64]*incide
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents WHERE id IN (SELECT value FROM json_each(?))`, jsonList(ids))
+	rows, err := t.query(ctx, incidentsByIDSQL, jsonList(ids))
 	if err != nil {
 		return nil, err
 	}
@@ -179,8 +208,7 @@ func (t *txn) OpenIncidentsByGroup(ctx context.Context, keys []string) (map[stri
 	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+incidentCols+` FROM incidents
-		WHERE group_key IN (SELECT value FROM json_each(?)) AND status <> 'resolved'`, jsonList(keys))
+	rows, err := t.query(ctx, openByGroupSQL, jsonList(keys))
 	if err != nil {
 		return nil, err
 	}
@@ -198,9 +226,7 @@ func (t *txn) OpenIncidentsByGroup(ctx context.Context, keys []string) (map[stri
 func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool, error) {
 	// One writer at a time: no other transaction can have opened this group
 	// since we looked, so a plain insert suffices.
-	err := t.tx.QueryRowContext(ctx, `INSERT INTO incidents (title, severity, service, status, group_key, group_labels,
-		responder, impact, eta, alert_count, firing_count, repeats, repeats_logged, alerts_logged, started_at, acknowledged_at, resolved_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	err := t.queryRow(ctx, createIncidentSQL,
 		inc.Title, inc.Severity, inc.Service, inc.Status, inc.GroupKey, store.NullBytes(store.EncodeMap(inc.GroupLabels)),
 		inc.Responder, inc.Impact, inc.ETA, inc.AlertCount, inc.FiringCount, inc.Repeats, inc.RepeatsLogged, inc.AlertsLogged,
 		micros(inc.StartedAt), nullMicros(inc.AcknowledgedAt), nullMicros(inc.ResolvedAt), micros(inc.UpdatedAt),
