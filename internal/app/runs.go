@@ -102,5 +102,7 @@ func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *run.E
 		DefaultTimeout: time.Duration(c.Automation.DefaultTimeout),
 		ReadAttempts:   c.Automation.ReadAttempts,
 		OnStart:        onStart,
+		Lease:          time.Duration(c.Automation.Lease),
+		SoleInstance:   st.Engine() == "sqlite",
 	}), nil
 }

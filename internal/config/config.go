@@ -48,6 +48,9 @@ type Automation struct {
 	Workers        int      `yaml:"workers"`
 	DefaultTimeout Duration `yaml:"default_timeout"`
 	ReadAttempts   int      `yaml:"read_attempts"`
+	// Lease is how long a running step's claim lasts without renewal; a
+	// step whose instance died is dealt with once it runs out (30s).
+	Lease Duration `yaml:"lease"`
 }
 
 // Shell configures shell steps.
@@ -129,7 +132,7 @@ func Default() Config {
 			RepeatSummaryEvery: Duration(30 * time.Second),
 		},
 		Approvals:  Approvals{Roles: []string{"responder", "admin"}, ExpireAfter: Duration(30 * time.Minute)},
-		Automation: Automation{Workers: 4, DefaultTimeout: Duration(30 * time.Second), ReadAttempts: 2},
+		Automation: Automation{Workers: 4, DefaultTimeout: Duration(30 * time.Second), ReadAttempts: 2, Lease: Duration(30 * time.Second)},
 	}
 }
 
@@ -251,6 +254,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Automation.DefaultTimeout <= 0 {
 		return errors.New("automation.default_timeout: must be positive, such as 30s")
+	}
+	if c.Automation.Lease < Duration(3*time.Second) {
+		return errors.New("automation.lease: must be at least 3s")
 	}
 	if c.Automation.ReadAttempts <= 0 {
 		return fmt.Errorf("automation.read_attempts: %d is not positive", c.Automation.ReadAttempts)

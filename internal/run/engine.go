@@ -57,6 +57,10 @@ type Config struct {
 	Sweep time.Duration
 	// OnStart is told when a step starts running, for metrics.
 	OnStart func(s *Step)
+	// SoleInstance says no other instance shares the store (SQLite): a
+	// step found running at start-up was orphaned by a crash, and is dealt
+	// with at once instead of after its lease.
+	SoleInstance bool
 }
 
 // Engine plans runs, runs their steps and records approvals.
@@ -480,6 +484,11 @@ func stepEntry(s *Step, now time.Time, kind incident.EventKind, msg string) *inc
 func (e *Engine) sweeper(ctx context.Context) {
 	t := time.NewTicker(e.cfg.Sweep)
 	defer t.Stop()
+	if e.cfg.SoleInstance {
+		if err := e.sweep(ctx, e.now().AddDate(100, 0, 0)); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("recover steps orphaned by a crash", "err", err)
+		}
+	}
 	for {
 		if err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("sweep steps", "err", err)
@@ -495,11 +504,14 @@ func (e *Engine) sweeper(ctx context.Context) {
 // Sweep deals with steps whose runner vanished and approvals that
 // expired. A read step whose instance died is queued again; a write step
 // is marked interrupted and never re-run silently.
-func (e *Engine) Sweep(ctx context.Context) error {
+func (e *Engine) Sweep(ctx context.Context) error { return e.sweep(ctx, e.now()) }
+
+// sweep treats steps whose lease ends before staleBefore as orphaned.
+func (e *Engine) sweep(ctx context.Context, staleBefore time.Time) error {
 	requeued := false
 	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
 		now := e.now()
-		stale, err := tx.StaleSteps(ctx, now, 100)
+		stale, err := tx.StaleSteps(ctx, staleBefore, 100)
 		if err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -211,12 +212,26 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	cmd.Dir = dir
 	cmd.Stdout = pw // one *os.File for both: the child writes to it directly
 	cmd.Stderr = pw
-	// No Pdeathsig: Linux sends it when the forking *thread* exits, which in
-	// Go can happen while Firebreak lives on (go.dev/issue/27505).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig kills the shell if Firebreak dies (kill -9, OOM): a step
+	// must not live on unsupervised. Linux sends it when the forking
+	// *thread* exits (go.dev/issue/27505), so the child is started and
+	// waited for on one locked OS thread that lives as long as it does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	waited := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		waited <- cmd.Wait()
+	}()
+	if err := <-started; err != nil {
 		pw.Close()
 		return nil, fmt.Errorf("shell: start %s: %w", bash, err)
 	}
@@ -229,9 +244,6 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		defer close(copied)
 		_, _ = io.Copy(capture, pr)
 	}()
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	res := &Result{}
