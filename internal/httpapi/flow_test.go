@@ -166,6 +166,13 @@ func TestHighQueueDepthFlow(t *testing.T) {
 		t.Errorf("%d step entries carry a table, want 2", tables)
 	}
 
+	// The run names the exact playbook text it used, which stays readable.
+	status, text := b.do("GET", "/api/v1/playbook-versions/"+d.Runs[0].PlaybookHash+"?format=markdown", "viewer", nil)
+	ref, err := os.ReadFile("../../examples/telegram-platform/playbook.md")
+	if err != nil || status != 200 || string(text) != string(ref) {
+		t.Fatalf("playbook version %s: %d, %d bytes, want the reference's %d bytes byte for byte", d.Runs[0].PlaybookHash, status, len(text), len(ref))
+	}
+
 	// A checklist task is ticked by a person, who is recorded.
 	check := b.step(1, "assessment/1")
 	b.json("POST", fmt.Sprintf("/api/v1/steps/%d/done", check.ID), "responder", map[string]string{"note": "queues checked"}, 200, nil)
@@ -336,5 +343,38 @@ func TestHostileLabelsNeverBecomeCode(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM jobs").Scan(&n); err != nil || n == 0 {
 		t.Fatalf("jobs after hostile input: %d rows, %v", n, err)
+	}
+}
+
+// An earlier step's output column becomes the choices of a later step's
+// parameter: the pid of "List sessions" for pg_cancel_backend(pid).
+func TestOutputsFeedLaterSteps(t *testing.T) {
+	exec, _, dsn := exampleExecutors(t)
+	victim := pgtest.Conn(t, dsn+"&application_name=fb-victim") // the session to cancel
+	b := setupWith(t, options{exec: exec, playbooks: []string{"testdata/choices.md"}})
+	b.json("POST", "/api/v1/ingest/generic", "gen", map[string]any{"name": "BusyDatabase", "service": "db"}, 200, nil)
+	list := b.waitStep(1, "immediate-actions/1")
+	if list.Status != run.StatusSucceeded || len(list.Result.Rows) != 1 {
+		t.Fatalf("list sessions = %s %s %+v", list.Status, list.Error, list.Result)
+	}
+	pid := fmt.Sprint(list.Result.Rows[0][0])
+	if want := fmt.Sprint(victim.PgConn().PID()); pid != want {
+		t.Fatalf("listed pid %s, want the victim's %s", pid, want)
+	}
+	cancel := b.step(1, "immediate-actions/2")
+	if cancel.Status != run.StatusAwaitingApproval || len(cancel.Params) != 1 || cancel.Params[0].Name != "pid" {
+		t.Fatalf("cancel step = %+v", cancel)
+	}
+	if got := cancel.Params[0].Choices; len(got) != 1 || got[0] != pid {
+		t.Fatalf("choices for pid = %v, want [%s] from the earlier step's output", got, pid)
+	}
+	b.wantError("POST", fmt.Sprintf("/api/v1/steps/%d/approve", cancel.ID), "responder", nil, 400, incident.EINVALID, "pid")
+	b.wantError("POST", fmt.Sprintf("/api/v1/steps/%d/approve", cancel.ID), "responder",
+		map[string]any{"params": map[string]string{"pid": "1; DROP TABLE jobs"}}, 400, incident.EINVALID, "not an integer")
+	b.json("POST", fmt.Sprintf("/api/v1/steps/%d/approve", cancel.ID), "responder", map[string]any{"params": map[string]string{"pid": pid}}, 200, nil)
+	done := b.waitStep(1, "immediate-actions/2")
+	if done.Status != run.StatusSucceeded || done.Params[0].From != "responder" || *done.Params[0].Value != pid ||
+		len(done.Result.Rows) != 1 || done.Result.Rows[0][0] != true {
+		t.Fatalf("cancel after approval = %s %s %+v %+v", done.Status, done.Error, done.Params, done.Result)
 	}
 }

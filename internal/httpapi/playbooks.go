@@ -12,6 +12,23 @@ import (
 func (s *Server) playbookRoutes() {
 	s.mux.Handle("GET /api/v1/playbooks", s.authed(store.RoleViewer, s.listPlaybooks))
 	s.mux.Handle("GET /api/v1/playbooks/{id}", s.authed(store.RoleViewer, s.getPlaybook))
+	s.mux.Handle("GET /api/v1/playbook-versions/{hash}", s.authed(store.RoleViewer, s.getPlaybookVersion))
+}
+
+// getPlaybookVersion returns the exact text a run used, by the hash its
+// run records: the document may have changed since.
+func (s *Server) getPlaybookVersion(w http.ResponseWriter, r *http.Request, _ *auth.Principal) error {
+	v, err := s.Store.GetPlaybookVersion(r.Context(), r.PathValue("hash"))
+	if err != nil {
+		return err
+	}
+	if r.URL.Query().Get("format") == "markdown" {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Write(v.Content)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": v, "content": string(v.Content)})
+	return nil
 }
 
 type procedureSummary struct {

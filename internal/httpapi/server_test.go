@@ -61,6 +61,11 @@ func setupWith(t *testing.T, o options) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, pb := range lib.Playbooks() { // as the app does when it loads them
+		if err := st.SavePlaybookVersion(ctx, store.PlaybookVersion{Hash: pb.Hash, Name: pb.ID, Path: pb.Path, Content: pb.Source, LoadedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	metrics := httpapi.NewMetrics(st)
 	if o.exec == nil {
 		o.exec = &run.Executors{}
