@@ -593,22 +593,12 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 				return conflict("step %d: %s already approved it; it needs a different second approver", id, d.Actor)
 			}
 		}
-		var entries []*incident.TimelineEntry
-		if d.Text != "" && d.Text != s.Text {
-			if len(s.Approvals) > 0 {
-				return conflict("step %d: already approved by %s; an edit now would need their approval again: reject it and run it anew", id, s.Approvals[0].Actor)
-			}
-			e2, err := e.edit(s, d.Text, d.Actor, now)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, e2)
+		if d.Text != "" && d.Text != s.Text && len(s.Approvals) > 0 {
+			return conflict("step %d: already approved by %s; an edit now would need their approval again: reject it and run it anew", id, s.Approvals[0].Actor)
 		}
-		if err := fill(s, d.Params, d.Actor); err != nil {
+		entries, err := e.decide(s, d, now)
+		if err != nil {
 			return err
-		}
-		if s.NeedsEditing != "" {
-			return invalid("text: step %d needs editing before it can run (%s); send the edited text", id, s.NeedsEditing)
 		}
 		if miss := missingParams(s.Params); len(miss) > 0 {
 			return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
@@ -702,19 +692,9 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error
 			return conflict("step %d: incident %d is resolved; reopen it first", id, inc.ID)
 		}
 		now := e.now()
-		var entries []*incident.TimelineEntry
-		if d.Text != "" && d.Text != s.Text {
-			entry, err := e.edit(s, d.Text, d.Actor, now)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, entry)
-		}
-		if err := fill(s, d.Params, d.Actor); err != nil {
+		entries, err := e.decide(s, d, now)
+		if err != nil {
 			return err
-		}
-		if s.NeedsEditing != "" {
-			return invalid("text: step %d needs editing before it can run (%s); send the edited text", id, s.NeedsEditing)
 		}
 		s.Actor, s.UpdatedAt, s.FinishedAt, s.Error, s.Result = d.Actor, now, time.Time{}, "", nil
 		if s.Risk == playbook.RiskWrite {
@@ -789,6 +769,27 @@ func (e *Engine) lockWithIncident(ctx context.Context, tx Tx, id int64) (*Step, 
 		return nil, nil, incident.Errorf(incident.ENOTFOUND, "incident %d of step %d not found", s.IncidentID, id)
 	}
 	return s, inc, nil
+}
+
+// decide applies what a person sent with a decision: an edit of the text
+// (re-classified, with its diff for the timeline) and parameter values. The
+// step must then be runnable as it stands.
+func (e *Engine) decide(s *Step, d Decision, now time.Time) ([]*incident.TimelineEntry, error) {
+	var entries []*incident.TimelineEntry
+	if d.Text != "" && d.Text != s.Text {
+		entry, err := e.edit(s, d.Text, d.Actor, now)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, entry)
+	}
+	if err := fill(s, d.Params, d.Actor); err != nil {
+		return nil, err
+	}
+	if s.NeedsEditing != "" {
+		return nil, invalid("text: step %d needs editing before it can run (%s); send the edited text", s.ID, s.NeedsEditing)
+	}
+	return entries, nil
 }
 
 // edit replaces a step's text, re-classifies it, and returns the timeline
