@@ -1,0 +1,228 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/cli"
+)
+
+// syncBuffer is written by serve's goroutine and read by the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type server struct {
+	url, dataDir string
+	stop         func() error
+	stdout       *syncBuffer
+}
+
+// serve runs `firebreak serve` in process on a free port with its own data
+// directory and waits until it is ready.
+func serve(t *testing.T) *server {
+	t.Helper()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var serveErr error
+	go func() {
+		defer close(done)
+		serveErr = cli.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir},
+			&cli.Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }})
+	}()
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			resp, err := http.Get(m[1] + "/readyz")
+			if err == nil && resp.StatusCode == 200 {
+				resp.Body.Close()
+				s := &server{url: m[1], dataDir: dataDir, stdout: out}
+				s.stop = func() error { cancel(); <-done; return serveErr }
+				t.Cleanup(func() { cancel(); <-done })
+				return s
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("serve exited: %v\n%s", serveErr, errOut.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready after 20s:\n%s\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// run runs one CLI command against s and returns its stdout.
+func (s *server) run(t *testing.T, wantErr bool, args ...string) string {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	env := map[string]string{"FIREBREAK_URL": s.url, "FIREBREAK_DATA_DIR": s.dataDir}
+	err := cli.Run(context.Background(), args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: func(k string) string { return env[k] }})
+	if (err != nil) != wantErr {
+		t.Fatalf("firebreak %s: err = %v (stderr %s)", strings.Join(args, " "), err, errOut.String())
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return out.String()
+}
+
+func TestServeAndDriveItFromTheCLI(t *testing.T) {
+	s := serve(t)
+	// The bootstrap token is printed once and kept 0600.
+	tok, err := os.ReadFile(filepath.Join(s.dataDir, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.stdout.String(), strings.TrimSpace(string(tok))) {
+		t.Fatal("bootstrap token was not printed")
+	}
+	if fi, _ := os.Stat(filepath.Join(s.dataDir, "admin-token")); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin-token mode %v", fi.Mode().Perm())
+	}
+
+	out := s.run(t, false, "alert", "send", "--name", "HighQueueDepth", "--severity", "critical", "--label", "service=job-worker")
+	if !strings.Contains(out, "opened incident 1") {
+		t.Fatalf("alert send: %q", out)
+	}
+	out = s.run(t, false, "incidents", "list")
+	if !regexp.MustCompile(`(?m)^1\s+triggered\s+critical\s+job-worker\s+1/1`).MatchString(out) {
+		t.Fatalf("incidents list:\n%s", out)
+	}
+	var list struct {
+		Incidents []struct {
+			ID     int64  `json:"id"`
+			Status string `json:"status"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(s.run(t, false, "incidents", "list", "--json")), &list); err != nil || len(list.Incidents) != 1 {
+		t.Fatalf("incidents list --json: %+v %v", list, err)
+	}
+	s.run(t, false, "incidents", "ack", "1")
+	s.run(t, false, "incidents", "note", "1", "scaled", "job-worker")
+	out = s.run(t, false, "incidents", "show", "1")
+	for _, want := range []string{`Status\s+acknowledged`, "Acknowledged by admin", "scaled job-worker", `Playbook "telegram-platform"`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("incidents show lacks %q:\n%s", want, out)
+		}
+	}
+	out = s.run(t, false, "steps", "list", "1")
+	if !strings.Contains(out, "Scale job workers") || !strings.Contains(out, "awaiting_approval") {
+		t.Fatalf("steps list:\n%s", out)
+	}
+	// Without a Kubernetes target the approval says why it cannot run.
+	if msg := s.run(t, true, "steps", "approve", "4"); !strings.Contains(msg, "no Kubernetes target") {
+		t.Fatalf("approve without a cluster: %q", msg)
+	}
+	s.run(t, false, "steps", "done", "1")
+	if out := s.run(t, false, "automation", "pause"); !strings.Contains(out, "paused") {
+		t.Fatalf("pause: %q", out)
+	}
+	s.run(t, false, "automation", "resume")
+
+	// Tokens: a viewer may read but not act; the CLI says what to check.
+	out = s.run(t, false, "token", "create", "--name", "vic", "--role", "viewer", "--json")
+	var created struct{ Key string }
+	json.Unmarshal([]byte(out), &created)
+	viewer := map[string]string{"FIREBREAK_URL": s.url, "FIREBREAK_TOKEN": created.Key}
+	var vout, verr bytes.Buffer
+	err = cli.Run(context.Background(), []string{"incidents", "resolve", "1"}, &cli.Env{Stdin: strings.NewReader(""), Stdout: &vout, Stderr: &verr,
+		Getenv: func(k string) string { return viewer[k] }})
+	if err == nil || !strings.Contains(err.Error(), "role does not allow it") {
+		t.Fatalf("viewer resolve: %v", err)
+	}
+	out = s.run(t, false, "integration", "create", "--source", "alertmanager", "--name", "prod-am")
+	if !strings.Contains(out, "/api/v1/ingest/alertmanager") || !strings.Contains(out, "fbi_") {
+		t.Fatalf("integration create: %q", out)
+	}
+	if msg := s.run(t, true, "incidents", "show", "abc"); !strings.Contains(msg, "not an incident id") {
+		t.Fatalf("bad id: %q", msg)
+	}
+	s.run(t, false, "incidents", "resolve", "1")
+
+	// SIGTERM's path: the server stops cleanly and a restart keeps data.
+	if err := s.stop(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func TestPlaybookCommands(t *testing.T) {
+	ref := "../../examples/telegram-platform/playbook.md"
+	var out, errOut bytes.Buffer
+	env := &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Getenv: func(string) string { return "" }}
+	if err := cli.Run(context.Background(), []string{"playbook", "show", ref, "--json"}, env); err != nil {
+		t.Fatal(err)
+	}
+	var pb struct {
+		Procedures []json.RawMessage `json:"procedures"`
+		Phases     []json.RawMessage `json:"phases"`
+		Escalation []json.RawMessage `json:"escalation"`
+		Templates  []json.RawMessage `json:"templates"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &pb); err != nil {
+		t.Fatalf("show --json: %v\n%.300s", err, out.String())
+	}
+	if len(pb.Procedures) != 7 || len(pb.Phases) != 5 || len(pb.Escalation) != 4 || len(pb.Templates) != 2 {
+		t.Fatalf("show: %d procedures, %d phases, %d levels, %d templates", len(pb.Procedures), len(pb.Phases), len(pb.Escalation), len(pb.Templates))
+	}
+	alert := filepath.Join(t.TempDir(), "alert.json")
+	os.WriteFile(alert, []byte(`{"version":"4","status":"firing","receiver":"fb","alerts":[{"status":"firing",
+		"labels":{"alertname":"HighQueueDepth","severity":"critical"},"startsAt":"2026-11-26T03:00:00Z","fingerprint":"abc"}]}`), 0o600)
+	out.Reset()
+	if err := cli.Run(context.Background(), []string{"playbook", "dry-run", ref, "--alert", alert, "--json"}, env); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		DryRun struct {
+			Procedure string `json:"procedure"`
+			Tasks     []struct {
+				Key, Kind, Executor, Risk string
+			} `json:"tasks"`
+		} `json:"dry_run"`
+	}
+	dry := &res.DryRun
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || dry.Procedure != "high-queue-depth" || len(dry.Tasks) != 14 {
+		t.Fatalf("dry-run: %v %+v", err, dry)
+	}
+	for _, task := range dry.Tasks {
+		if task.Kind == "step" && (task.Executor == "" || task.Risk == "") {
+			t.Errorf("task %s is not classified: %+v", task.Key, task)
+		}
+	}
+	// Lint fails on a broken document, naming the place.
+	bad := filepath.Join(t.TempDir(), "bad.md")
+	os.WriteFile(bad, []byte("## Alert Response Procedures\n\n### 🔴 CRITICAL: Broken\n<!-- firebreak: colour=blue -->\n"), 0o600)
+	out.Reset()
+	err := cli.Run(context.Background(), []string{"playbook", "lint", bad}, env)
+	if err == nil || !regexp.MustCompile(`bad\.md:\d+:\d+: error:`).MatchString(out.String()+errOut.String()) {
+		t.Fatalf("lint of a broken playbook: %v\n%s%s", err, out.String(), errOut.String())
+	}
+}

@@ -1,0 +1,100 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/config"
+)
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "firebreak.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsAreValid(t *testing.T) {
+	c, err := config.Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:8080" || c.DatabaseURL() != filepath.Join("firebreak-data", "firebreak.db") || !c.AutoResolve() {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	p := write(t, "listen: 127.0.0.1:9000\ndb: /tmp/x.db\nintake:\n  auto_resolve: false\n  group_by: [alertname, cluster]\napprovals:\n  expire_after: 10m\n")
+	c, err := config.Load(p, env(map[string]string{"FIREBREAK_LISTEN": "127.0.0.1:9100", "FIREBREAK_PLAYBOOKS": "a.md:b"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9100" || c.DB != "/tmp/x.db" || c.AutoResolve() || strings.Join(c.Playbooks, ",") != "a.md,b" ||
+		strings.Join(c.Intake.GroupBy, ",") != "alertname,cluster" || time.Duration(c.Approvals.ExpireAfter) != 10*time.Minute {
+		t.Fatalf("config = %+v", c)
+	}
+}
+
+func TestErrorsNameTheField(t *testing.T) {
+	cases := []struct{ body, want string }{
+		{"listn: x\n", "field listn not found"},
+		{"intake:\n  repeat_summary_every: soon\n", `"soon" is not a duration`},
+		{"log:\n  format: xml\n", "log.format"},
+		{"targets:\n  sql:\n    main: {}\n", "targets.sql.main: set dsn_env"},
+		{"approvals:\n  roles: [root]\n", "approvals.roles[0]"},
+		{"automation:\n  workers: 0\n", "automation.workers"},
+		{"intake:\n  max_body_bytes: -1\n", "intake.max_body_bytes"},
+	}
+	for _, c := range cases {
+		cfg, err := config.Load(write(t, c.body), env(nil))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want it to mention %q", c.body, err, c.want)
+		}
+	}
+	if _, err := config.Load("", env(map[string]string{"FIREBREAK_AUTO_RESOLVE": "maybe"})); err == nil || !strings.Contains(err.Error(), "FIREBREAK_AUTO_RESOLVE") {
+		t.Errorf("bad env: %v", err)
+	}
+}
+
+func TestSQLTargetDSN(t *testing.T) {
+	dsnFile := filepath.Join(t.TempDir(), "dsn")
+	os.WriteFile(dsnFile, []byte("postgres://u:secret@db/x\n"), 0o600)
+	fromFile := config.SQLTarget{DSNFile: dsnFile}
+	if v, err := fromFile.SQLDSN("main", env(nil)); err != nil || v != "postgres://u:secret@db/x" {
+		t.Fatalf("from file: %q %v", v, err)
+	}
+	fromEnv := config.SQLTarget{DSNEnv: "TELEGRAM_PLATFORM_DSN"}
+	if _, err := fromEnv.SQLDSN("main", env(nil)); err == nil || !strings.Contains(err.Error(), "TELEGRAM_PLATFORM_DSN is empty or unset") {
+		t.Fatalf("unset env: %v", err)
+	}
+	if v, err := fromEnv.SQLDSN("main", env(map[string]string{"TELEGRAM_PLATFORM_DSN": "postgres://x"})); err != nil || v != "postgres://x" {
+		t.Fatalf("from env: %q %v", v, err)
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := config.Load("../../examples/telegram-platform/firebreak.yaml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Targets.SQL["telegram-platform"].DSNEnv != "TELEGRAM_PLATFORM_DSN" {
+		t.Fatalf("example targets = %+v", c.Targets)
+	}
+}
