@@ -68,7 +68,7 @@ func (m *onceMap) UnmarshalJSON(b []byte) error {
 
 var (
 	jsonNull = []byte("null")
-	jsonNUL  = []byte(`\u0000`)
+	jsonNUL  = []byte(`\u0000`) // the careful path scrubs NUL from strings
 )
 
 // decodeFast returns ok=false whenever the careful path must decide.
@@ -89,7 +89,13 @@ func decodeFast(body []byte, now time.Time) (*Notification, []incident.Event, bo
 		json.Unmarshal(g.Reason, &n.NotificationReason) // a wrong type is ignored, as on the careful path
 	}
 	if len(g.RouteLabels) > 0 {
-		json.Unmarshal(g.RouteLabels, &n.RouteLabels)
+		var m map[string]string
+		if json.Unmarshal(g.RouteLabels, &m) == nil && !hasEmptyName(m) {
+			n.RouteLabels = m
+		}
+	}
+	if hasEmptyName(g.GroupLabels) || hasEmptyName(g.CommonLabels) || hasEmptyName(g.CommonAnnotations) {
+		return nil, nil, false
 	}
 	now = now.UTC()
 	events := make([]incident.Event, len(g.Alerts))
@@ -98,10 +104,7 @@ func decodeFast(body []byte, now time.Time) (*Notification, []incident.Event, bo
 		if !validStatus(a.Status) || len(a.Labels) == 0 {
 			return nil, nil, false
 		}
-		if _, empty := a.Labels[""]; empty {
-			return nil, nil, false
-		}
-		if _, empty := a.Annotations[""]; empty {
+		if hasEmptyName(a.Labels) || hasEmptyName(a.Annotations) {
 			return nil, nil, false
 		}
 		starts, ok1 := fastTime(a.StartsAt)
@@ -122,33 +125,58 @@ func decodeFast(body []byte, now time.Time) (*Notification, []incident.Event, bo
 	return n, events, true
 }
 
-// fieldNames are the keys the typed structs read, quoted.
-var fieldNames = func() [][]byte {
-	var out [][]byte
-	for _, n := range []string{"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",
-		"commonAnnotations", "externalURL", "notification_reason", "routeLabels", "alerts", "labels", "annotations",
-		"startsAt", "endsAt", "generatorURL", "fingerprint"} {
-		out = append(out, []byte(`"`+n+`"`))
-	}
-	return out
-}()
+// fieldNames are the keys the typed structs read.
+var fieldNames = []string{"version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels",
+	"commonAnnotations", "externalURL", "notification_reason", "routeLabels", "alerts", "labels", "annotations",
+	"startsAt", "endsAt", "generatorURL", "fingerprint"}
 
 // exactKeys reports whether encoding/json's case-insensitive field matching
-// cannot differ from the careful path's exact matching on this body: it
-// holds no \u escape (which could spell a key in disguise), no ſ or K
-// (which encoding/json folds to s and k), and every case-insensitive
-// occurrence of a field name is an exact one.
+// cannot differ from the careful path's exact matching on this body: no
+// object key is a field name in another case, and no key holds an escape
+// (which could spell a field name in disguise) or a non-ASCII letter (ſ
+// and K fold to s and k). It scans the body once, without allocating.
 func exactKeys(body []byte) bool {
-	if bytes.Contains(body, []byte(`\u`)) || bytes.Contains(body, []byte("ſ")) || bytes.Contains(body, []byte("\u212a")) {
-		return false
-	}
-	lower := bytes.ToLower(body)
-	for _, f := range fieldNames {
-		if bytes.Count(lower, bytes.ToLower(f)) != bytes.Count(body, f) {
-			return false
+	for i := 0; i < len(body); i++ {
+		if body[i] != '"' {
+			continue
 		}
+		start, escaped, ascii := i+1, false, true
+		j := start
+		for ; j < len(body) && body[j] != '"'; j++ {
+			switch c := body[j]; {
+			case c == '\\':
+				escaped = true
+				j++
+			case c >= 0x80:
+				ascii = false
+			}
+		}
+		if j >= len(body) {
+			return false // unterminated: the careful path will say where
+		}
+		k := j + 1
+		for k < len(body) && (body[k] == ' ' || body[k] == '\t' || body[k] == '\n' || body[k] == '\r') {
+			k++
+		}
+		if k < len(body) && body[k] == ':' {
+			key := body[start:j]
+			if escaped || !ascii {
+				return false
+			}
+			for _, f := range fieldNames {
+				if len(key) == len(f) && string(key) != f && bytes.EqualFold(key, []byte(f)) {
+					return false
+				}
+			}
+		}
+		i = j
 	}
 	return true
+}
+
+func hasEmptyName[M ~map[string]string](m M) bool {
+	_, ok := m[""]
+	return ok
 }
 
 func validStatus(s string) bool {
