@@ -220,6 +220,13 @@ func (e *Engine) CancelOpen(ctx context.Context, tx Tx, incidentID int64, why, a
 // Start runs the workers and the sweeper until ctx ends; Wait waits for
 // them.
 func (e *Engine) Start(ctx context.Context) {
+	if e.cfg.SoleInstance {
+		// Before any worker claims anything: every step still running was
+		// orphaned by the process that ran it.
+		if err := e.sweep(ctx, e.now().AddDate(100, 0, 0)); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Warn("recover steps orphaned by a crash", "err", err)
+		}
+	}
 	for i := 0; i < e.cfg.Workers; i++ {
 		e.wg.Add(1)
 		go func() {
@@ -484,11 +491,6 @@ func stepEntry(s *Step, now time.Time, kind incident.EventKind, msg string) *inc
 func (e *Engine) sweeper(ctx context.Context) {
 	t := time.NewTicker(e.cfg.Sweep)
 	defer t.Stop()
-	if e.cfg.SoleInstance {
-		if err := e.sweep(ctx, e.now().AddDate(100, 0, 0)); err != nil && ctx.Err() == nil {
-			e.cfg.Logger.Warn("recover steps orphaned by a crash", "err", err)
-		}
-	}
 	for {
 		if err := e.Sweep(ctx); err != nil && ctx.Err() == nil {
 			e.cfg.Logger.Warn("sweep steps", "err", err)
