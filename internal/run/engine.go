@@ -180,6 +180,10 @@ func (e *Engine) planRun(ctx context.Context, tx Tx, incidentID int64, m *playbo
 	}
 	msg := fmt.Sprintf("Playbook %q, procedure %q: %d tasks; %d diagnostics running now, %d steps await approval",
 		m.Playbook.ID, m.Procedure.Title, len(steps), auto, waiting)
+	if paused, err := tx.GetSetting(ctx, settingPaused); err == nil && paused == "true" && auto > 0 {
+		msg = fmt.Sprintf("Playbook %q, procedure %q: %d tasks; automation is paused, so %d diagnostics wait for `firebreak automation resume`; %d steps await approval",
+			m.Playbook.ID, m.Procedure.Title, len(steps), auto, waiting)
+	}
 	return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{
 		IncidentID: incidentID, At: now, Actor: incident.ActorSystem, Kind: "run.planned", Message: msg,
 		Data: mustJSON(map[string]any{"run_id": r.ID, "playbook": m.Playbook.ID, "version": m.Playbook.Hash,
