@@ -247,7 +247,7 @@ func TestApprovalRules(t *testing.T) {
 		b.json("POST", "/api/v1/incidents/3/resolve", "responder", nil, 200, nil)
 		for _, id := range []int64{2, 3} {
 			for _, s := range b.detail(id).Steps {
-				if s.Kind == "step" && (s.Status == run.StatusAwaitingApproval || s.Status == run.StatusNeedsInput || (s.Status == run.StatusPending && s.Queued)) {
+				if s.Kind == "step" && (s.Status == run.StatusAwaitingApproval || s.Status == run.StatusNeedsInput || s.Status == run.StatusPending) {
 					t.Errorf("incident %d step %s still %s after resolve", id, s.TaskKey, s.Status)
 				}
 			}
@@ -377,4 +377,46 @@ func TestOutputsFeedLaterSteps(t *testing.T) {
 		len(done.Result.Rows) != 1 || done.Result.Rows[0][0] != true {
 		t.Fatalf("cancel after approval = %s %s %+v %+v", done.Status, done.Error, done.Params, done.Result)
 	}
+}
+
+// The kill switch stops every step until resumed, and shows in the API and
+// the metrics.
+func TestAutomationKillSwitch(t *testing.T) {
+	exec, _, _ := exampleExecutors(t)
+	exec.DefaultSQL = "telegram-platform"
+	b := setupWith(t, options{exec: exec, playbooks: []string{"../run/testdata/five.md"}})
+	b.wantError("POST", "/api/v1/automation/pause", "responder", nil, 403, incident.EFORBIDDEN, "needs admin")
+	b.json("POST", "/api/v1/automation/pause", "admin", nil, 200, nil)
+	b.json("POST", "/api/v1/ingest/generic", "gen", map[string]any{"name": "FiveChecks", "service": "db"}, 200, nil)
+	time.Sleep(300 * time.Millisecond)
+	for _, s := range b.detail(1).Steps {
+		if s.Status != run.StatusPending || s.Attempts != 0 {
+			t.Fatalf("step %s is %s while automation is paused", s.TaskKey, s.Status)
+		}
+	}
+	var state struct{ Paused bool }
+	b.json("GET", "/api/v1/automation", "viewer", nil, 200, &state)
+	_, metrics := b.do("GET", "/metrics", "viewer", nil)
+	if !state.Paused || !strings.Contains(string(metrics), "firebreak_automation_paused 1") {
+		t.Fatalf("paused = %v; metrics show %q", state.Paused, regexpLine(string(metrics), "firebreak_automation_paused"))
+	}
+	b.json("POST", "/api/v1/automation/resume", "admin", nil, 200, nil)
+	for _, key := range []string{"assessment/1", "assessment/5"} {
+		if s := b.waitStep(1, key); s.Status != run.StatusSucceeded {
+			t.Fatalf("%s after resume: %s %s", key, s.Status, s.Error)
+		}
+	}
+	_, metrics = b.do("GET", "/metrics", "viewer", nil)
+	if !strings.Contains(string(metrics), "firebreak_automation_paused 0") || !strings.Contains(string(metrics), `firebreak_steps_started_total{executor="sql",risk="read"} 5`) {
+		t.Fatalf("metrics after resume: %q %q", regexpLine(string(metrics), "firebreak_automation_paused"), regexpLine(string(metrics), "firebreak_steps_started_total"))
+	}
+}
+
+func regexpLine(text, prefix string) string {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }
