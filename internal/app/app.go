@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -106,9 +107,15 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 	metrics.WatchAutomation(engine.Paused)
 	hooks := &runHooks{engine: engine}
 
-	committers := 1
-	if st.Engine() == "postgres" {
-		committers = 4
+	committers := c.Intake.Committers
+	if committers == 0 {
+		// SQLite has one writer. PostgreSQL takes concurrent writers, but
+		// each transaction costs round trips: on a small machine fewer,
+		// larger group commits win (measured in docs/performance.md).
+		committers = 1
+		if st.Engine() == "postgres" {
+			committers = max(1, runtime.GOMAXPROCS(0)/4)
+		}
 	}
 	in := intake.New(intake.Config{
 		Store: st, Logger: log, Now: time.Now,

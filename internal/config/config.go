@@ -78,6 +78,9 @@ type Intake struct {
 	GroupBy     []string `yaml:"group_by"`
 	AutoResolve *bool    `yaml:"auto_resolve"`
 	MaxBatch    int      `yaml:"max_batch"`
+	// Committers is how many group-commit transactions may run at once; 0
+	// picks 1 for SQLite and a quarter of the CPUs for PostgreSQL.
+	Committers int `yaml:"committers"`
 	// RepeatSummaryEvery is how often "+N repeats" timeline entries are
 	// written for alerts that keep firing.
 	RepeatSummaryEvery Duration `yaml:"repeat_summary_every"`
@@ -203,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Intake.MaxBodyBytes <= 0 {
 		return fmt.Errorf("intake.max_body_bytes: must be positive, got %d", c.Intake.MaxBodyBytes)
+	}
+	if c.Intake.Committers < 0 || c.Intake.Committers > 64 {
+		return fmt.Errorf("intake.committers: %d is not between 0 (automatic) and 64", c.Intake.Committers)
 	}
 	if c.Intake.MaxBatch <= 0 {
 		return fmt.Errorf("intake.max_batch: must be positive, got %d", c.Intake.MaxBatch)
