@@ -114,7 +114,7 @@ func DryRun(lib *Library, labels, annotations map[string]string) (*DryRunResult,
 				switch {
 				case st.NeedsEditing:
 					dt.RunsAt = "edit"
-				case st.Auto && pr.Auto && len(r.Missing) == 0:
+				case st.Auto && pr.Auto && len(r.Missing) == 0 && !waitsInRecovery(sec, st):
 					dt.RunsAt = "immediately"
 				case st.Risk == RiskRead && len(r.Missing) > 0:
 					dt.RunsAt = "approval (needs " + strings.Join(r.Missing, ", ") + ")"
@@ -126,4 +126,11 @@ func DryRun(lib *Library, labels, annotations map[string]string) (*DryRunResult,
 		}
 	}
 	return res, nil
+}
+
+// waitsInRecovery mirrors the run planner: a read step in a Recovery
+// section checks a fix's outcome and waits for a responder unless it says
+// "auto":true itself.
+func waitsInRecovery(sec *Section, st *Step) bool {
+	return sec.Key == "recovery" && (st.Attrs.Auto == nil || !*st.Attrs.Auto)
 }

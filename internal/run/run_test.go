@@ -28,6 +28,23 @@ func TestDiff(t *testing.T) {
 	}
 }
 
+func TestRecoveryReadsWait(t *testing.T) {
+	doc := "## Alert Response Procedures\n\n### 🟡 WARNING: Disk Full\n\n**Investigation:**\n1. **Usage:**\n   ```sql\n   SELECT 1 AS used;\n   ```\n\n" +
+		"**Recovery:**\n1. **Check space again:**\n   ```sql\n   SELECT 2 AS used;\n   ```\n\n2. **Check at once:**\n   ```sql {\"auto\":true}\n   SELECT 3 AS used;\n   ```\n"
+	pb, err := playbook.Parse("disk.md", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &playbook.Match{Playbook: pb, Procedure: pb.Procedures[0]}
+	_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), ApprovalTTL: time.Hour, DefaultTimout: time.Second})
+	want := map[string]bool{"investigation/1": true, "recovery/1": false, "recovery/2": true}
+	for _, s := range steps {
+		if s.Queued != want[s.TaskKey] || s.Status != run.StatusPending {
+			t.Errorf("%s: %s queued=%v, want queued=%v", s.TaskKey, s.Status, s.Queued, want[s.TaskKey])
+		}
+	}
+}
+
 func TestPlanReference(t *testing.T) {
 	lib, err := playbook.NewLibrary(nil)
 	if err != nil {
