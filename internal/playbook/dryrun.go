@@ -114,7 +114,7 @@ func DryRun(lib *Library, labels, annotations map[string]string) (*DryRunResult,
 				switch {
 				case st.NeedsEditing:
 					dt.RunsAt = "edit"
-				case st.Auto && pr.Auto && len(r.Missing) == 0 && !waitsInRecovery(sec, st):
+				case st.Auto && pr.Auto && len(r.Missing) == 0 && !AfterTheFix(sec.Key, st):
 					dt.RunsAt = "immediately"
 				case st.Risk == RiskRead && len(r.Missing) > 0:
 					dt.RunsAt = "approval (needs " + strings.Join(r.Missing, ", ") + ")"
@@ -128,9 +128,9 @@ func DryRun(lib *Library, labels, annotations map[string]string) (*DryRunResult,
 	return res, nil
 }
 
-// waitsInRecovery mirrors the run planner: a read step in a Recovery
-// section checks a fix's outcome and waits for a responder unless it says
-// "auto":true itself.
-func waitsInRecovery(sec *Section, st *Step) bool {
-	return sec.Key == "recovery" && (st.Attrs.Auto == nil || !*st.Attrs.Auto)
+// AfterTheFix reports whether a step sits in a section that follows the
+// fix, such as Recovery: its reads check the outcome of work not yet done,
+// so they wait for a responder unless the step says "auto":true itself.
+func AfterTheFix(sectionKey string, st *Step) bool {
+	return sectionKey == "recovery" && (st.Attrs.Auto == nil || !*st.Attrs.Auto)
 }

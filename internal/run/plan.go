@@ -50,21 +50,11 @@ func Plan(incidentID int64, m *playbook.Match, opt PlanOptions) (*Run, []*Step) 
 				steps = append(steps, s)
 				continue
 			}
-			planStep(s, t.Step, r, pr.Auto && !laterSection(sec.Key, t.Step), opt)
+			planStep(s, t.Step, r, pr.Auto && !playbook.AfterTheFix(sec.Key, t.Step), opt)
 			steps = append(steps, s)
 		}
 	}
 	return r, steps
-}
-
-// laterSection reports whether a step sits in a section that follows the
-// fix, such as Recovery: its reads check the outcome of work not yet done,
-// so they wait for a person unless the step says "auto":true itself.
-func laterSection(key string, st *playbook.Step) bool {
-	if st.Attrs.Auto != nil && *st.Attrs.Auto {
-		return false
-	}
-	return key == "recovery"
 }
 
 func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions) {
