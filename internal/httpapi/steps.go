@@ -183,7 +183,7 @@ func (s *Server) automation(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 
 func (s *Server) setAutomation(paused bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		if err := s.Runs.SetPaused(r.Context(), paused, p.Actor()); err != nil {
+		if err := s.Runs.SetPaused(r.Context(), paused); err != nil {
 			return err
 		}
 		action := "automation.resume"

@@ -256,8 +256,8 @@ func (e *Engine) Paused(ctx context.Context) (bool, error) {
 
 const settingPaused = "automation.paused"
 
-// SetPaused turns the kill switch on or off and records who did it.
-func (e *Engine) SetPaused(ctx context.Context, paused bool, actor string) error {
+// SetPaused turns the kill switch on or off; the caller audits who did.
+func (e *Engine) SetPaused(ctx context.Context, paused bool) error {
 	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
 		return tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused))
 	})
@@ -329,7 +329,10 @@ func (e *Engine) execute(ctx context.Context, s *Step) {
 	res, retry, execErr := e.cfg.Exec.Exec(runCtx, s)
 	stopLease()
 
-	err := e.cfg.Store.InTxRun(context.WithoutCancel(ctx), func(tx Tx) error {
+	// The outcome is recorded even while the server shuts down: a step left
+	// "running" would be taken for one whose runner died.
+	ctx = context.WithoutCancel(ctx)
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
 		cur, err := tx.LockStep(ctx, s.ID)
 		if err != nil {
 			return err
