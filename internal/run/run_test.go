@@ -320,3 +320,68 @@ func stepOf(t *testing.T, st run.Reader, key string) run.Step {
 	t.Fatalf("no step %s", key)
 	return run.Step{}
 }
+
+// Step texts survive storage byte for byte on both engines, NUL included
+// (a shell step's error may hold one; PostgreSQL text cannot).
+func TestStepTextsRoundTrip(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			ctx := context.Background()
+			var st interface {
+				store.Store
+				run.Store
+			}
+			if engine == "sqlite" {
+				db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st = db
+			} else {
+				db, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+				if err != nil {
+					t.Fatal(err)
+				}
+				st = db
+			}
+			defer st.Close()
+			if err := st.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			lib, _ := playbook.NewLibrary(nil)
+			e := run.New(run.Config{Store: st, Playbooks: lib, Exec: &run.Executors{}})
+			ev := incident.Event{Source: incident.SourceGeneric, Status: incident.AlertFiring, Key: "k", Severity: incident.SeverityWarning,
+				Labels: map[string]string{"alertname": "ServiceDown", "service": "api"}}
+			err := st.InTxRun(ctx, func(tx run.Tx) error {
+				b, err := incident.ApplyBatch(ctx, tx, []incident.Event{ev}, incident.Options{Now: time.Now()})
+				if err != nil {
+					return err
+				}
+				return e.OnIncidents(ctx, tx, b.Opened, map[int64]*incident.Event{b.Opened[0].ID: &ev}, nil)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			odd := "a\x00b\x01c 'quote' ðŸ”´"
+			err = st.InTxRun(ctx, func(tx run.Tx) error {
+				s, err := tx.LockStep(ctx, 1)
+				if err != nil {
+					return err
+				}
+				s.Error, s.Reason, s.Actor = odd, odd, odd
+				s.Result = &run.Result{Output: odd, Columns: []string{"x"}, Rows: [][]any{{odd}}}
+				return tx.UpdateSteps(ctx, []*run.Step{s})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.GetStep(ctx, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Error != odd || got.Reason != odd || got.Actor != odd || got.Result.Output != odd || got.Result.Rows[0][0] != odd {
+				t.Fatalf("stored %q, read back %q / %q / %q / %+v", odd, got.Error, got.Reason, got.Actor, got.Result)
+			}
+		})
+	}
+}

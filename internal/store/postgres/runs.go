@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,8 +23,9 @@ const stepCols = `id, run_id, incident_id, position, task_key, section, name, ki
 	language, text, edited, target, namespace, params, needs_editing, approvals, approvers, expires_at, attempts, max_attempts,
 	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at`
 
-// noNUL keeps a string storable: PostgreSQL text cannot hold NUL.
-func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "\uFFFD") }
+// noNUL keeps a string storable, losslessly: PostgreSQL text cannot hold
+// NUL, so it goes through the same escaping as the incident tables.
+func noNUL(s string) text { return text(s) }
 
 func scanStep(sc scanner) (*run.Step, error) {
 	var (
@@ -36,9 +36,9 @@ func scanStep(sc scanner) (*run.Step, error) {
 		created, updated                  time.Time
 		timeoutMS                         int64
 	)
-	err := sc.Scan(&s.ID, &s.RunID, &s.IncidentID, &s.Position, &s.TaskKey, &s.Section, &s.Name, &kind, &exec, &risk, &status,
-		&s.Reason, &s.Auto, &s.Queued, &s.Language, &s.Text, &s.Edited, &s.Target, &s.Namespace, &params, &s.NeedsEditing,
-		&approvals, &s.Approvers, &expires, &s.Attempts, &s.MaxAttempts, &timeoutMS, &result, &s.Error, &s.Actor, &s.ClaimedBy,
+	err := sc.Scan(&s.ID, &s.RunID, &s.IncidentID, &s.Position, (*text)(&s.TaskKey), (*text)(&s.Section), (*text)(&s.Name), &kind, &exec, &risk, &status,
+		(*text)(&s.Reason), &s.Auto, &s.Queued, &s.Language, (*text)(&s.Text), &s.Edited, (*text)(&s.Target), (*text)(&s.Namespace), &params, (*text)(&s.NeedsEditing),
+		&approvals, &s.Approvers, &expires, &s.Attempts, &s.MaxAttempts, &timeoutMS, &result, (*text)(&s.Error), (*text)(&s.Actor), &s.ClaimedBy,
 		&lease, &created, &started, &finished, &updated)
 	if err != nil {
 		return nil, err
@@ -184,7 +184,7 @@ func (db *DB) RunsOfIncident(ctx context.Context, incidentID int64) ([]run.Run, 
 	}
 	out, err := collect(rows, func(s scanner) (run.Run, error) {
 		var r run.Run
-		err := s.Scan(&r.ID, &r.IncidentID, &r.PlaybookID, &r.PlaybookHash, &r.ProcedureKey, &r.ProcedureTitle, &r.MatchReason, &r.TwoPerson, &r.CreatedAt)
+		err := s.Scan(&r.ID, &r.IncidentID, &r.PlaybookID, &r.PlaybookHash, &r.ProcedureKey, (*text)(&r.ProcedureTitle), (*text)(&r.MatchReason), &r.TwoPerson, &r.CreatedAt)
 		r.CreatedAt = r.CreatedAt.UTC()
 		return r, err
 	})
