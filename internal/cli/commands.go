@@ -20,6 +20,23 @@ type created struct {
 	Key string `json:"key"`
 }
 
+// createSecret posts a token or integration key request; with --json it
+// prints the answer itself.
+func createSecret(cmd *cobra.Command, env *Env, g *globals, path string, body map[string]string) (*created, *client, error) {
+	c, err := newClient(env, g.url, g.token)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out created
+	if err := c.do(cmd.Context(), "POST", path, body, &out); err != nil {
+		return nil, nil, err
+	}
+	if g.json {
+		return &out, c, printJSON(env, out)
+	}
+	return &out, c, nil
+}
+
 func newTokenCmd(env *Env, g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
 	var name, role string
@@ -28,16 +45,9 @@ func newTokenCmd(env *Env, g *globals) *cobra.Command {
 		Short: "Create an API token for a person or tool",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(env, g.url, g.token)
-			if err != nil {
+			out, _, err := createSecret(cmd, env, g, "/api/v1/tokens", map[string]string{"name": name, "role": role})
+			if err != nil || g.json {
 				return err
-			}
-			var out created
-			if err := c.do(cmd.Context(), "POST", "/api/v1/tokens", map[string]string{"name": name, "role": role}, &out); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env, out)
 			}
 			fmt.Fprintf(env.Stdout, "Created %s token %q (id %d). It is shown once; store it now:\n  %s\n", out.Role, out.Name, out.ID, out.Key)
 			return nil
@@ -58,16 +68,9 @@ func newIntegrationCmd(env *Env, g *globals) *cobra.Command {
 		Short: "Create an integration key that may only post alerts of one source",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newClient(env, g.url, g.token)
-			if err != nil {
+			out, c, err := createSecret(cmd, env, g, "/api/v1/integrations", map[string]string{"name": name, "source": source})
+			if err != nil || g.json {
 				return err
-			}
-			var out created
-			if err := c.do(cmd.Context(), "POST", "/api/v1/integrations", map[string]string{"name": name, "source": source}, &out); err != nil {
-				return err
-			}
-			if g.json {
-				return printJSON(env, out)
 			}
 			path := "/api/v1/ingest/" + source
 			fmt.Fprintf(env.Stdout, "Created %s integration %q (id %d). The key is shown once; store it now:\n  %s\n\n", out.Source, out.Name, out.ID, out.Key)

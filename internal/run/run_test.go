@@ -218,27 +218,7 @@ func TestInterruptedWriteIsNotRerun(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
-			var st interface {
-				store.Store
-				run.Store
-			}
-			if engine == "sqlite" {
-				db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				st = db
-			} else {
-				db, err := postgres.Open(ctx, pgtest.NewDatabase(t))
-				if err != nil {
-					t.Fatal(err)
-				}
-				st = db
-			}
-			defer st.Close()
-			if err := st.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			st := openStore(t, engine)
 			lib, err := playbook.NewLibrary(nil)
 			if err != nil {
 				t.Fatal(err)
@@ -327,27 +307,7 @@ func TestStepTextsRoundTrip(t *testing.T) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		t.Run(engine, func(t *testing.T) {
 			ctx := context.Background()
-			var st interface {
-				store.Store
-				run.Store
-			}
-			if engine == "sqlite" {
-				db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				st = db
-			} else {
-				db, err := postgres.Open(ctx, pgtest.NewDatabase(t))
-				if err != nil {
-					t.Fatal(err)
-				}
-				st = db
-			}
-			defer st.Close()
-			if err := st.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			st := openStore(t, engine)
 			lib, _ := playbook.NewLibrary(nil)
 			e := run.New(run.Config{Store: st, Playbooks: lib, Exec: &run.Executors{}})
 			ev := incident.Event{Source: incident.SourceGeneric, Status: incident.AlertFiring, Key: "k", Severity: incident.SeverityWarning,
@@ -384,4 +344,35 @@ func TestStepTextsRoundTrip(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runStore is a store that holds incidents and runs.
+type runStore interface {
+	store.Store
+	run.Store
+}
+
+// openStore opens a fresh, migrated store of the named engine for the test.
+func openStore(t *testing.T, engine string) runStore {
+	t.Helper()
+	ctx := context.Background()
+	var st runStore
+	if engine == "sqlite" {
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = db
+	} else {
+		db, err := postgres.Open(ctx, pgtest.NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = db
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
