@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/config"
+	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
@@ -95,6 +96,13 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 	execs, err := NewExecutors(&c, getenv, red)
 	if err != nil {
 		return err
+	}
+	if execs.Shell != nil {
+		if sandbox := shell.SandboxStatus(); strings.HasPrefix(sandbox, "none") {
+			log.WarnContext(ctx, "shell steps run without a sandbox", "sandbox", sandbox)
+		} else {
+			log.InfoContext(ctx, "shell steps run sandboxed", "sandbox", sandbox)
+		}
 	}
 	if execs.SQL != nil {
 		defer execs.SQL.Close()

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/config"
@@ -60,9 +63,63 @@ func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Reda
 		x.Kube = k
 	}
 	if !c.Shell.Disabled {
-		x.Shell = &shell.Runner{PassEnv: append(append([]string(nil), shell.DefaultPassEnv...), c.Shell.PassEnv...), Redactor: red, Getenv: getenv}
+		sh, err := newShellRunner(c, getenv, red)
+		if err != nil {
+			return nil, err
+		}
+		x.Shell = sh
 	}
 	return x, nil
+}
+
+// newShellRunner builds the runner for shell steps. Their sandbox never
+// grants Firebreak's data directory, configuration file, SQLite database
+// or DSN files, and lets them read the Kubernetes targets' kubeconfigs.
+func newShellRunner(c *config.Config, getenv func(string) string, red *redact.Redactor) (*shell.Runner, error) {
+	deny := []string{c.DataDir}
+	if c.File != "" {
+		deny = append(deny, c.File)
+	}
+	if url := c.DatabaseURL(); !config.IsPostgres(url) {
+		db := strings.TrimPrefix(url, "sqlite:")
+		deny = append(deny, db, db+"-wal", db+"-shm", db+"-journal")
+	}
+	for _, t := range c.Targets.SQL {
+		if t.DSNFile != "" {
+			deny = append(deny, t.DSNFile)
+		}
+	}
+	for i, p := range deny {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("shell sandbox: %w", err)
+		}
+		deny[i] = abs
+	}
+	readable := slices.Clone(c.Shell.ReadablePaths)
+	for _, t := range c.Targets.Kube {
+		if t.Kubeconfig == "" {
+			continue
+		}
+		abs, err := filepath.Abs(t.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("shell sandbox: %w", err)
+		}
+		// One kept in the data directory stays hidden from steps with it.
+		if rel, err := filepath.Rel(deny[0], abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			continue
+		}
+		readable = append(readable, abs)
+	}
+	r := &shell.Runner{
+		PassEnv:  append(append([]string(nil), shell.DefaultPassEnv...), c.Shell.PassEnv...),
+		Redactor: red, Getenv: getenv,
+		ReadablePaths: readable, WritablePaths: c.Shell.WritablePaths, DenyPaths: deny,
+	}
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // runHooks connects intake and incident actions to the run engine.
@@ -104,5 +161,6 @@ func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *run.E
 		OnStart:        onStart,
 		Lease:          time.Duration(c.Automation.Lease),
 		SoleInstance:   st.Engine() == "sqlite",
+		Reap:           func(p run.Proc) error { return shell.Reap(p.PGID, p.Dir) },
 	}), nil
 }

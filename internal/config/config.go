@@ -31,6 +31,9 @@ type Config struct {
 	Approvals  Approvals  `yaml:"approvals"`
 	Automation Automation `yaml:"automation"`
 	Shell      Shell      `yaml:"shell"`
+	// File is the file this configuration was read from, if any. Shell
+	// steps are never allowed to read it.
+	File string `yaml:"-"`
 }
 
 // Approvals decide who may approve write steps.
@@ -62,6 +65,13 @@ type Shell struct {
 	// Kubectl lets kubectl forms the native executor does not support run
 	// through the shell, with the kubectl on PATH.
 	Kubectl bool `yaml:"kubectl"`
+	// ReadablePaths are extra files and folders (absolute paths) that steps
+	// may read and run programs from, beyond the system folders. Steps run
+	// under a Landlock sandbox where the kernel has it.
+	ReadablePaths []string `yaml:"readable_paths"`
+	// WritablePaths are folders (absolute paths) that write steps may also
+	// change; every step may write only its own scratch folder.
+	WritablePaths []string `yaml:"writable_paths"`
 }
 
 // Log configures slog.
@@ -143,6 +153,7 @@ func Default() Config {
 // environment.
 func Load(path string, getenv func(string) string) (Config, error) {
 	c := Default()
+	c.File = path
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -266,6 +277,33 @@ func (c *Config) Validate() error {
 	}
 	if c.Automation.ReadAttempts <= 0 {
 		return fmt.Errorf("automation.read_attempts: %d is not positive", c.Automation.ReadAttempts)
+	}
+	if err := c.Shell.validate(c.DataDir); err != nil {
+		return err
+	}
+	return nil
+}
+
+// validate checks the sandbox paths. A path that contains the data
+// directory is accepted (the sandbox grants everything in it except the
+// data directory); one inside it is not, since steps never see it.
+func (s *Shell) validate(dataDir string) error {
+	data, err := filepath.Abs(dataDir)
+	if err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	for _, f := range []struct {
+		name  string
+		paths []string
+	}{{"shell.readable_paths", s.ReadablePaths}, {"shell.writable_paths", s.WritablePaths}} {
+		for i, p := range f.paths {
+			if !filepath.IsAbs(p) {
+				return fmt.Errorf("%s[%d]: must be an absolute path, got %q", f.name, i, p)
+			}
+			if rel, err := filepath.Rel(data, filepath.Clean(p)); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+				return fmt.Errorf("%s[%d]: %s is inside data_dir %s, which steps may never access", f.name, i, p, data)
+			}
+		}
 	}
 	return nil
 }

@@ -98,3 +98,36 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Fatalf("example targets = %+v", c.Targets)
 	}
 }
+
+func TestShellSandboxPaths(t *testing.T) {
+	data := t.TempDir()
+	cases := []struct{ body, want string }{
+		{"shell:\n  readable_paths: [/srv/tools, relative/x]\n", "shell.readable_paths[1]: must be an absolute path"},
+		{"shell:\n  writable_paths: [/srv/out, '']\n", "shell.writable_paths[1]: must be an absolute path"},
+		{"shell:\n  writable_paths: [" + data + "/sub]\n", "shell.writable_paths[0]: " + data + "/sub is inside data_dir"},
+		{"shell:\n  readable_paths: [" + data + "]\n", "shell.readable_paths[0]: " + data + " is inside data_dir"},
+	}
+	for _, c := range cases {
+		cfg, err := config.Load(write(t, "data_dir: "+data+"\n"+c.body), env(nil))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want it to mention %q", c.body, err, c.want)
+		}
+	}
+
+	// A folder that contains the data directory is fine: the sandbox
+	// grants all of it but the data directory.
+	p := write(t, "data_dir: "+data+"\nshell:\n  readable_paths: [/srv/tools, "+filepath.Dir(data)+"]\n  writable_paths: [/srv/out]\n")
+	cfg, err := config.Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != p || strings.Join(cfg.Shell.ReadablePaths, ",") != "/srv/tools,"+filepath.Dir(data) || strings.Join(cfg.Shell.WritablePaths, ",") != "/srv/out" {
+		t.Fatalf("shell = %+v, file %q", cfg.Shell, cfg.File)
+	}
+}

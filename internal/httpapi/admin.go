@@ -15,14 +15,32 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz says only "ready" or "not ready" to anyone: probes need no more,
+// and a database error names its user, database and host. A request with a
+// valid token of any role also gets each check's state, errors redacted.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	var dbErr error
 	if s.Ready != nil {
-		if err := s.Ready(r.Context()); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
-			return
+		dbErr = s.Ready(r.Context())
+	}
+	status, word := http.StatusOK, "ready"
+	if dbErr != nil {
+		status, word = http.StatusServiceUnavailable, "not ready"
+	}
+	out := map[string]any{"status": word}
+	if tok := bearer(r); tok != "" {
+		if _, err := s.check(r.Context(), tok); err == nil {
+			checks := map[string]string{"database": "ok"}
+			if dbErr != nil {
+				checks["database"] = "error: " + s.redact.String(dbErr.Error())
+			}
+			if s.SandboxStatus != nil {
+				checks["sandbox"] = s.SandboxStatus()
+			}
+			out["checks"] = checks
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, status, out)
 }
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -150,19 +168,52 @@ func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request, _ *aut
 }
 
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.revoke(w, r, p, false)
+}
+
+func (s *Server) revokeIntegration(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return s.revoke(w, r, p, true)
+}
+
+// revoke revokes an API token or, with integration set, an integration
+// key; an id of the other kind is not found, so that neither route can
+// revoke what the other manages.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *auth.Principal, integration bool) error {
 	id, err := pathID(r, "id")
 	if err != nil {
 		return err
 	}
-	if id == p.TokenID {
+	kind, action := "token", "token.revoke"
+	if integration {
+		kind, action = "integration key", "integration.revoke"
+	}
+	// A token's role is fixed when it is created, so its kind read here
+	// still holds in the transaction below.
+	all, err := s.Store.ListTokens(r.Context())
+	if err != nil {
+		return err
+	}
+	var tok *store.Token
+	for i := range all {
+		if all[i].ID == id && (all[i].Role == store.RoleIngest) == integration {
+			tok = &all[i]
+		}
+	}
+	switch {
+	case tok == nil:
+		return incident.Errorf(incident.ENOTFOUND, "%s %d not found", kind, id)
+	case !tok.RevokedAt.IsZero():
+		return incident.Errorf(incident.ENOTFOUND, "%s %d is already revoked", kind, id)
+	case id == p.TokenID:
 		return incident.Errorf(incident.ECONFLICT, "id: a token cannot revoke itself; use another admin token")
 	}
+	detail, _ := json.Marshal(map[string]any{"id": id, "role": tok.Role, "source": tok.Source})
 	now := s.Now().UTC()
 	err = s.Store.InTx(r.Context(), func(tx store.Tx) error {
 		if err := tx.RevokeToken(r.Context(), id, now); err != nil {
 			return err
 		}
-		return tx.AppendAudit(r.Context(), &store.AuditEntry{At: now, Actor: p.Actor(), Action: "token.revoke", Target: r.PathValue("id")})
+		return tx.AppendAudit(r.Context(), &store.AuditEntry{At: now, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
 	})
 	if err != nil {
 		return err

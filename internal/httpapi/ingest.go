@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -36,7 +37,7 @@ func (s *Server) ingestRoute(source incident.Source, decode decodeFunc) http.Han
 		start := time.Now()
 		outcome := "error"
 		defer func() { s.Metrics.observeIngest(source, outcome, time.Since(start)) }()
-		p, err := s.Tokens.Check(r.Context(), bearer(r))
+		p, err := s.check(r.Context(), bearer(r))
 		if err == nil {
 			err = allowIngest(p, source)
 		}
@@ -122,7 +123,10 @@ func (s *Server) ingestGeneric(body []byte, now time.Time) ([]incident.Event, er
 
 // ingestPagerDuty speaks the Events API v2: the key is the body's
 // routing_key (a Bearer header is accepted too), success is 202 with the
-// dedup_key, and errors have PagerDuty's shape.
+// dedup_key, and errors have PagerDuty's shape. The body is at most
+// PagerDuty's own 512 KB, and the key is checked before the body is
+// decoded, so a flood of requests with a wrong key costs reads, not
+// decodes.
 func (s *Server) ingestPagerDuty(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	outcome := "error"
@@ -136,14 +140,7 @@ func (s *Server) ingestPagerDuty(w http.ResponseWriter, r *http.Request) {
 		s.Metrics.countAlerts(incident.SourcePagerDuty, outcome, 1)
 		writeJSON(w, status, map[string]any{"status": msg, "message": msg, "errors": errs})
 	}
-	body, err := s.readBody(w, r)
-	if err != nil {
-		status := statusOf[incident.ErrorCode(err)]
-		pdError(status, http.StatusText(status), []string{incident.ErrorMessage(err)})
-		return
-	}
-	req, err := pagerduty.Decode(body, s.Now())
-	if err != nil {
+	invalidEvent := func(err error) {
 		var ie *pagerduty.InvalidEventError
 		if errors.As(err, &ie) {
 			outcome = "rejected"
@@ -152,13 +149,34 @@ func (s *Server) ingestPagerDuty(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		pdError(http.StatusBadRequest, "invalid event", []string{err.Error()})
+	}
+	limit := int64(pagerduty.MaxBodyBytes)
+	if s.MaxBodyBytes > 0 && s.MaxBodyBytes < limit {
+		limit = s.MaxBodyBytes
+	}
+	body, err := readLimited(w, r, limit)
+	if errors.Is(err, errTooLarge) {
+		msg := fmt.Sprintf("body: larger than %d bytes (512 KB), the limit of PagerDuty's Events API v2 for one event", limit)
+		if limit < pagerduty.MaxBodyBytes {
+			msg = fmt.Sprintf("body: larger than the limit of %d bytes (intake.max_body_bytes)", limit)
+		}
+		pdError(http.StatusRequestEntityTooLarge, "Request Entity Too Large", []string{msg})
 		return
 	}
-	key := req.RoutingKey
+	if err != nil {
+		status := statusOf[incident.ErrorCode(err)]
+		pdError(status, http.StatusText(status), []string{incident.ErrorMessage(err)})
+		return
+	}
+	key, err := pagerduty.RoutingKey(body)
+	if err != nil {
+		invalidEvent(err)
+		return
+	}
 	if h := bearer(r); h != "" {
 		key = h
 	}
-	p, err := s.Tokens.Check(r.Context(), key)
+	p, err := s.check(r.Context(), key)
 	if err == nil {
 		err = allowIngest(p, incident.SourcePagerDuty)
 	}
@@ -170,6 +188,11 @@ func (s *Server) ingestPagerDuty(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Logger.ErrorContext(r.Context(), "check routing key", "err", err)
 		pdError(http.StatusServiceUnavailable, "unavailable", []string{"could not check the routing key; retry"})
+		return
+	}
+	req, err := pagerduty.Decode(body, s.Now())
+	if err != nil {
+		invalidEvent(err)
 		return
 	}
 	results, err := s.Ingester.Submit(r.Context(), req.Events)

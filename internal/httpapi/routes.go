@@ -38,7 +38,7 @@ func (s *Server) routes() {
 	m.Handle("DELETE /api/v1/tokens/{id}", s.authed(store.RoleAdmin, s.revokeToken))
 	m.Handle("GET /api/v1/integrations", s.authed(store.RoleAdmin, s.listIntegrations))
 	m.Handle("POST /api/v1/integrations", s.authed(store.RoleAdmin, s.createIntegration))
-	m.Handle("DELETE /api/v1/integrations/{id}", s.authed(store.RoleAdmin, s.revokeToken))
+	m.Handle("DELETE /api/v1/integrations/{id}", s.authed(store.RoleAdmin, s.revokeIntegration))
 	m.Handle("GET /api/v1/whoami", s.authed(store.RoleViewer, s.whoami))
 
 	s.playbookRoutes()

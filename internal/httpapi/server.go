@@ -19,6 +19,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
@@ -38,12 +39,17 @@ type Deps struct {
 	MaxBodyBytes  int64
 	// Ready reports whether the server should take traffic.
 	Ready func(ctx context.Context) error
+	// SandboxStatus, when set, describes the step sandbox in one line for
+	// the detail of /readyz that a token holder sees.
+	SandboxStatus func() string
 }
 
 // Server serves the HTTP interface.
 type Server struct {
 	Deps
 	mux *http.ServeMux
+	// redact scrubs credentials from error text shown to token holders.
+	redact *redact.Redactor
 }
 
 // NewServer returns the HTTP handler.
@@ -51,7 +57,7 @@ func NewServer(d Deps) http.Handler {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	s := &Server{Deps: d, mux: http.NewServeMux()}
+	s := &Server{Deps: d, mux: http.NewServeMux(), redact: redact.Default()}
 	s.routes()
 	return s
 }
@@ -79,7 +85,7 @@ type principalKey struct{}
 // authed wraps h so that it runs only for a token that allows role need.
 func (s *Server) authed(need store.Role, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, err := s.Tokens.Check(r.Context(), bearer(r))
+		p, err := s.check(r.Context(), bearer(r))
 		if err == nil && !p.Role.Allows(need) {
 			err = incident.Errorf(incident.EFORBIDDEN, "token %q has role %s; this needs %s", p.Name, p.Role, need)
 		}
@@ -90,6 +96,18 @@ func (s *Server) authed(need store.Role, h handlerFunc) http.Handler {
 			s.fail(w, r, err)
 		}
 	})
+}
+
+// check looks a token up. A lookup that fails for any reason but a bad
+// token (the database is down, say) is EUNAVAILABLE, so that the caller
+// answers 503 with Retry-After and a client retries rather than gives up;
+// the cause is kept in the error's chain for the log.
+func (s *Server) check(ctx context.Context, secret string) (*auth.Principal, error) {
+	p, err := s.Tokens.Check(ctx, secret)
+	if err != nil && incident.ErrorCode(err) != incident.EUNAUTHORIZED {
+		return nil, fmt.Errorf("%w: %w", incident.Errorf(incident.EUNAVAILABLE, "could not check the token; retry"), err)
+	}
+	return p, err
 }
 
 func bearer(r *http.Request) string {
@@ -141,14 +159,35 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // readBody reads a request body up to the configured limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > s.MaxBodyBytes {
+	body, err := readLimited(w, r, s.MaxBodyBytes)
+	if errors.Is(err, errTooLarge) {
 		return nil, tooLarge(s.MaxBodyBytes)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.MaxBodyBytes))
+	return body, err
+}
+
+var errTooLarge = errors.New("body too large")
+
+// readLimited reads a body of at most limit bytes, or returns errTooLarge
+// without reading more than limit+1 of them. A body that declares its
+// length is read into one buffer of that size rather than a growing one.
+func readLimited(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(rd, body)
+	} else {
+		body, err = io.ReadAll(rd)
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, tooLarge(s.MaxBodyBytes)
+			return nil, errTooLarge
 		}
 		return nil, incident.Errorf(incident.EINVALID, "body: could not be read: %v", err)
 	}

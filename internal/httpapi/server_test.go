@@ -25,11 +25,13 @@ import (
 )
 
 type bundle struct {
-	t      *testing.T
-	srv    *httptest.Server
-	store  store.Store
-	engine *run.Engine
-	keys   map[string]string // name → secret
+	t       *testing.T
+	srv     *httptest.Server
+	store   store.Store
+	engine  *run.Engine
+	keys    map[string]string // name → secret
+	dbPath  string
+	handler http.Handler
 }
 
 const maxBody = 4 << 20
@@ -42,6 +44,11 @@ type options struct {
 	approvalTTL   time.Duration
 	now           func() time.Time
 	playbooks     []string
+	// tokenStore, when set, wraps the store that token lookups read.
+	tokenStore func(store.Store) store.Store
+	// ready replaces the store's Ping as the readiness check.
+	ready   func(context.Context) error
+	sandbox func() string
 }
 
 func setup(t *testing.T) *bundle { return setupWith(t, options{}) }
@@ -49,7 +56,8 @@ func setup(t *testing.T) *bundle { return setupWith(t, options{}) }
 func setupWith(t *testing.T, o options) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
+	dbPath := filepath.Join(t.TempDir(), "fb.db")
+	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +99,17 @@ func setupWith(t *testing.T, o options) *bundle {
 	in.Start()
 	runCtx, stopRuns := context.WithCancel(ctx)
 	engine.Start(runCtx)
+	var tokenStore store.Store = st
+	if o.tokenStore != nil {
+		tokenStore = o.tokenStore(st)
+	}
+	if o.ready == nil {
+		o.ready = st.Ping
+	}
 	h := httpapi.NewServer(httpapi.Deps{
-		Store: st, Ingester: in, Tokens: auth.NewTokens(st, time.Second, time.Now), Playbooks: lib, Runs: engine,
-		ApproverRoles: o.approverRoles, Metrics: metrics, Logger: log, MaxBodyBytes: maxBody, Ready: st.Ping, Now: o.now,
+		Store: st, Ingester: in, Tokens: auth.NewTokens(tokenStore, time.Second, time.Now), Playbooks: lib, Runs: engine,
+		ApproverRoles: o.approverRoles, Metrics: metrics, Logger: log, MaxBodyBytes: maxBody, Ready: o.ready, Now: o.now,
+		SandboxStatus: o.sandbox,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
@@ -103,7 +119,7 @@ func setupWith(t *testing.T, o options) *bundle {
 		engine.Wait()
 		st.Close()
 	})
-	b := &bundle{t: t, srv: srv, store: st, keys: map[string]string{}, engine: engine}
+	b := &bundle{t: t, srv: srv, store: st, keys: map[string]string{}, engine: engine, dbPath: dbPath, handler: h}
 	for _, tok := range []struct {
 		name   string
 		role   store.Role
@@ -133,6 +149,13 @@ func setupWith(t *testing.T, o options) *bundle {
 // status and body.
 func (b *bundle) do(method, path, as string, body any) (int, []byte) {
 	b.t.Helper()
+	status, _, data := b.request(method, path, as, body)
+	return status, data
+}
+
+// request is do that also returns the answer's header.
+func (b *bundle) request(method, path, as string, body any) (int, http.Header, []byte) {
+	b.t.Helper()
 	var r io.Reader
 	switch v := body.(type) {
 	case nil:
@@ -160,7 +183,7 @@ func (b *bundle) do(method, path, as string, body any) (int, []byte) {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, data
+	return resp.StatusCode, resp.Header, data
 }
 
 func (b *bundle) json(method, path, as string, body any, want int, out any) {

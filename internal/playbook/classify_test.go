@@ -208,6 +208,7 @@ func TestClassifyShell(t *testing.T) {
 		{"kubectl rollout status deployment/api", RiskWrite, false},
 		{"kubectl get pods > pods.txt", RiskWrite, false},
 		{"kubectl get pods 2>/dev/null", RiskRead, false},
+		{"kubectl get pods | grep -e <pattern>", RiskRead, true},
 		{"kubectl get pods; rm -rf /", RiskWrite, false},
 		{"kubectl get pods && kubectl delete pod x", RiskWrite, false},
 		{"kubectl get pods $(whoami)", RiskWrite, false},
@@ -215,10 +216,10 @@ func TestClassifyShell(t *testing.T) {
 		{"curl -s http://localhost/health", RiskWrite, false},
 		{"echo hi", RiskWrite, false},
 		{"psql -c 'select 1'", RiskWrite, false},
-		{"FOO=1 kubectl get pods", RiskRead, false},
+		{"FOO=1 kubectl get pods", RiskWrite, false},
 	}
 	for _, tt := range tests {
-		got, why, k := classifyShellLine(tt.line)
+		got, why, k := classifyScript(tt.line)
 		if got != tt.want || (k != nil) != tt.native {
 			t.Errorf("%q = %s (%s) native=%v, want %s native=%v", tt.line, got, why, k != nil, tt.want, tt.native)
 		}
@@ -241,7 +242,7 @@ func TestNativeKube(t *testing.T) {
 		{"kubectl logs -n payments -c api --tail=100 pod/api-1 | grep 'timeout exceeded'", KubeCommand{Verb: "logs", Resource: "pod", Name: "api-1", Namespace: "payments", Flags: map[string]string{"container": "api", "tail": "100"}, Grep: "timeout exceeded"}},
 	}
 	for _, tt := range tests {
-		_, _, k := classifyShellLine(tt.line)
+		_, _, k := classifyScript(tt.line)
 		if k == nil {
 			t.Errorf("%q: not native", tt.line)
 			continue

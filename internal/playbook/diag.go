@@ -35,6 +35,10 @@ const (
 	CodeStructure       = "structure"        // warning: content the parser could not place
 )
 
+// CodeInterpreted is an error: a placeholder sits in text that another
+// interpreter parses as code (sh -c, ssh, eval, kubectl exec --, ...).
+const CodeInterpreted = "param-in-interpreter"
+
 // Diagnostic is a lint error or warning at a position in a file.
 type Diagnostic struct {
 	File     string       `json:"file"`

@@ -72,6 +72,10 @@ func CandidateNames(param string) []string {
 	return out
 }
 
+// nonNetworkRange are words before "range" that make it something other
+// than addresses: a time_range is not a CIDR prefix.
+var nonNetworkRange = wordSet(`time date day hour port version page line row id year age size price`)
+
 // inferType guesses a parameter's type from its name.
 func inferType(name string) ParamType {
 	w := splitWords(name)
@@ -84,6 +88,10 @@ func inferType(name string) ParamType {
 		return TypeIP
 	case last == "pid" || last == "port" || last == "replicas" || last == "count" || last == "limit":
 		return TypeInt
+	case last == "cidr" || last == "subnet" || last == "network":
+		return TypeCIDR
+	case last == "range" && (len(w) == 1 || !nonNetworkRange[w[len(w)-2]]):
+		return TypeCIDR
 	}
 	for _, x := range w {
 		switch x {
@@ -226,7 +234,9 @@ func (p *Param) FromAlert(labels, annotations map[string]string) (string, Source
 
 var k8sNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 
-// Validate checks a value against the parameter's type.
+// Validate checks a value against the parameter's type. It is the check for
+// a value a person typed; a value taken from an alert must also pass
+// ValidateFromAlert.
 func (p *Param) Validate(v string) error {
 	if strings.ContainsRune(v, 0) {
 		return fmt.Errorf("parameter %q: value contains a NUL byte", p.Name)
@@ -237,10 +247,14 @@ func (p *Param) Validate(v string) error {
 			return fmt.Errorf("parameter %q: %q is not an integer", p.Name, v)
 		}
 	case TypeIP:
-		if _, err := netip.ParseAddr(v); err != nil {
-			if _, err := netip.ParsePrefix(v); err != nil {
-				return fmt.Errorf("parameter %q: %q is not an IP address or CIDR prefix", p.Name, v)
-			}
+		_, err := parseIP(v)
+		if err != nil {
+			return fmt.Errorf("parameter %q: %w", p.Name, err)
+		}
+	case TypeCIDR:
+		_, err := parseCIDR(v)
+		if err != nil {
+			return fmt.Errorf("parameter %q: %w", p.Name, err)
 		}
 	case TypeK8sName:
 		if len(v) > 253 || !k8sNameRe.MatchString(v) {
@@ -250,18 +264,83 @@ func (p *Param) Validate(v string) error {
 	return nil
 }
 
+// ValidateFromAlert checks a value taken from an alert's labels or
+// annotations: everything Validate checks, and no value that means "every
+// address". Alert labels are written by whoever can raise an alert, so an
+// ip may not be unspecified (0.0.0.0, ::) and a cidr may not be a /0
+// (0.0.0.0/0, ::/0, or ::ffff:0.0.0.0/96, all of IPv4). A person may still
+// give such a cidr at approval, through Validate.
+func (p Param) ValidateFromAlert(v string) error {
+	if err := p.Validate(v); err != nil {
+		return err
+	}
+	switch p.Type {
+	case TypeIP:
+		a, _ := parseIP(v)
+		if a.Unmap().IsUnspecified() {
+			return fmt.Errorf("parameter %q: %q from the alert is the unspecified address, which matches every address; a person must give this value", p.Name, v)
+		}
+	case TypeCIDR:
+		pf, _ := parseCIDR(v)
+		if pf.Bits() == 0 || pf.Addr().Is4In6() && pf.Bits() <= 96 {
+			return fmt.Errorf("parameter %q: %q from the alert covers every address; a person must give this value", p.Name, v)
+		}
+	}
+	return nil
+}
+
+// parseIP accepts exactly one IP address, as written: no prefix length, no
+// zone, no surrounding space.
+func parseIP(v string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(v)
+	switch {
+	case err == nil && a.Zone() != "":
+		return netip.Addr{}, fmt.Errorf("%q has an IPv6 zone; give the address alone", v)
+	case err == nil:
+		return a, nil
+	case isPrefix(v):
+		return netip.Addr{}, fmt.Errorf("%q is a range, not one IP address", v)
+	default:
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", v)
+	}
+}
+
+func isPrefix(v string) bool {
+	_, err := netip.ParsePrefix(v)
+	return err == nil
+}
+
+// parseCIDR accepts a prefix in its canonical form: address bits past the
+// prefix length must be zero (10.0.0.0/8, not 10.1.2.3/8), so the value
+// says exactly the range it covers.
+func parseCIDR(v string) (netip.Prefix, error) {
+	pf, err := netip.ParsePrefix(v)
+	if err != nil {
+		if a, aerr := netip.ParseAddr(v); aerr == nil && a.Zone() == "" {
+			return netip.Prefix{}, fmt.Errorf("%q has no prefix length; write %s/%d for one address", v, v, a.BitLen())
+		}
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", v)
+	}
+	if m := pf.Masked(); m != pf {
+		return netip.Prefix{}, fmt.Errorf("%q has bits set past the prefix length; the range it covers is %s", v, m)
+	}
+	return pf, nil
+}
+
 // Rendered is a step with its parameters bound, ready for an executor.
 // Values are never part of SQL or script text.
 type Rendered struct {
 	Executor Executor `json:"executor"`
-	// SQL is the step's text in positional form; Args[i] binds $(i+1) and
-	// ArgNames[i] names it. Args holds int64 for int parameters, string
-	// otherwise, and nil for a missing value.
+	// SQL is the step's whole text in positional form, for people to read;
+	// Args[i] binds $(i+1) and ArgNames[i] names it. Args holds int64 for
+	// int parameters, string otherwise, and nil for a missing value.
 	SQL      string   `json:"sql,omitempty"`
 	Args     []any    `json:"args,omitempty"`
 	ArgNames []string `json:"arg_names,omitempty"`
-	// Statements are the same split per statement, each numbered from $1,
-	// for drivers that run one statement per call.
+	// Statements are what runs: the statements the classifier judged, in
+	// order, split by PostgreSQL's parser, each numbered from $1 with its
+	// own arguments. An executor sends each as it is, one per call, and
+	// never splits the text again.
 	Statements []BoundSQL `json:"statements,omitempty"`
 	// Script is the shell text with each placeholder replaced by a quoted
 	// "$FB_PARAM_NAME" reference; Env holds the values.

@@ -173,3 +173,102 @@ func TestFromAlert(t *testing.T) {
 		}
 	}
 }
+
+func TestInferType(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		want ParamType
+	}{
+		{"SUSPICIOUS_IP", TypeIP},
+		{"source-ip-addr", TypeIP},
+		{"blocked_cidr", TypeCIDR},
+		{"subnet", TypeCIDR},
+		{"office-network", TypeCIDR},
+		{"ip_range", TypeCIDR},
+		{"SOURCE_RANGE", TypeCIDR},
+		{"time_range", TypeString},
+		{"port_range", TypeString},
+		{"pid", TypeInt},
+		{"failed-pod", TypeK8sName},
+		{"license_id", TypeString},
+	}
+	for _, tt := range tests {
+		if got := inferType(tt.name); got != tt.want {
+			t.Errorf("inferType(%q) = %s, want %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestValidateAddresses(t *testing.T) {
+	t.Parallel()
+	ip := Param{Name: "SUSPICIOUS_IP", Type: TypeIP}
+	cidr := Param{Name: "blocked_cidr", Type: TypeCIDR}
+	tests := []struct {
+		p         Param
+		v         string
+		person    string // substring of Validate's error, "" for none
+		fromAlert string // substring of ValidateFromAlert's error, "" for none
+	}{
+		{ip, "203.0.113.7", "", ""},
+		{ip, "2001:db8::1", "", ""},
+		{ip, "::ffff:203.0.113.7", "", ""},
+		{ip, "0.0.0.0/0", "is a range, not one IP address", "is a range"},
+		{ip, "203.0.113.0/24", "is a range", "is a range"},
+		{ip, "203.0.113.7/32", "is a range", "is a range"},
+		{ip, "fe80::1%eth0", "has an IPv6 zone", "zone"},
+		{ip, " 203.0.113.7", "is not an IP address", "is not an IP address"},
+		{ip, "203.0.113.7\n", "is not an IP address", "is not an IP address"},
+		{ip, "1.2.3.4; rm -rf /", "is not an IP address", "is not an IP address"},
+		{ip, "", "is not an IP address", "is not an IP address"},
+		{ip, "0.0.0.0", "", "unspecified address"},
+		{ip, "::", "", "unspecified address"},
+		{ip, "::ffff:0.0.0.0", "", "unspecified address"},
+		{cidr, "10.0.0.0/8", "", ""},
+		{cidr, "203.0.113.7/32", "", ""},
+		{cidr, "2001:db8::/32", "", ""},
+		{cidr, "0.0.0.0/0", "", "covers every address"},
+		{cidr, "::/0", "", "covers every address"},
+		{cidr, "::ffff:0.0.0.0/96", "", "covers every address"},
+		{cidr, "10.1.2.3/8", "the range it covers is 10.0.0.0/8", "10.0.0.0/8"},
+		{cidr, "203.0.113.7", "has no prefix length; write 203.0.113.7/32", "/32"},
+		{cidr, "10.0.0.0/33", "is not a CIDR prefix", "is not a CIDR prefix"},
+		{cidr, " 10.0.0.0/8", "is not a CIDR prefix", "is not a CIDR prefix"},
+		{cidr, "10.0.0.0/8\x00", "NUL", "NUL"},
+	}
+	check := func(what string, p Param, v string, err error, want string) {
+		t.Helper()
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s(%s %q) = %v, want nil", what, p.Type, v, err)
+		case want != "" && err == nil:
+			t.Errorf("%s(%s %q) = nil, want an error with %q", what, p.Type, v, want)
+		case want != "" && (!strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `"`+p.Name+`"`)):
+			t.Errorf("%s(%s %q) = %v, want it to name the parameter and say %q", what, p.Type, v, err, want)
+		}
+	}
+	for _, tt := range tests {
+		check("Validate", tt.p, tt.v, tt.p.Validate(tt.v), tt.person)
+		check("ValidateFromAlert", tt.p, tt.v, tt.p.ValidateFromAlert(tt.v), tt.fromAlert)
+	}
+}
+
+// TestAlertCannotWidenFirewallRule: an alert label may not turn the
+// reference's iptables step into a rule for every address.
+func TestAlertCannotWidenFirewallRule(t *testing.T) {
+	t.Parallel()
+	pb := parseReference(t)
+	prm := step(t, pb, "high-failed-login-rate", "immediate-actions/1").Param("SUSPICIOUS_IP")
+	for _, v := range []string{"0.0.0.0/0", "0.0.0.0", "::/0", "::"} {
+		got, _, ok := prm.FromAlert(map[string]string{"suspicious_ip": v}, nil)
+		if !ok || got != v {
+			t.Fatalf("FromAlert: %q %v", got, ok)
+		}
+		if err := prm.ValidateFromAlert(got); err == nil {
+			t.Errorf("alert value %q accepted for %s", v, prm.Name)
+		}
+	}
+	if err := prm.ValidateFromAlert("203.0.113.7"); err != nil {
+		t.Errorf("a real address refused: %v", err)
+	}
+}

@@ -949,19 +949,20 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 		}
 	default:
 		st.Script = j.text
-		allKube := true
-		for _, l := range shellLines(j.text) {
-			off := lineOffset(j.text, l.Line)
-			risk, reason, kube := classifyShellLine(l.Text)
-			st.Commands = append(st.Commands, Command{Text: l.Text, Risk: risk, Reason: reason, Kube: kube, Line: j.lineAt(off)})
-			if kube == nil {
+		an := analyzeShell(j.text)
+		allKube := len(an.Stmts) > 0
+		for _, s := range an.Stmts {
+			st.Commands = append(st.Commands, Command{
+				Text: j.text[s.Start:s.End], Risk: s.Risk, Reason: s.Reason, Kube: s.Kube, Line: j.lineAt(s.Start),
+			})
+			if s.Kube == nil {
 				allKube = false
 			}
 		}
-		if allKube && len(st.Commands) > 0 {
+		if allKube {
 			st.Executor = ExecKube
 		}
-		kubeNames := map[string]bool{}
+		kubeNames := an.K8sNames
 		for _, c := range st.Commands {
 			if c.Kube != nil {
 				for _, ph := range scanShell(c.Kube.Name + " " + c.Kube.Namespace) {
@@ -969,13 +970,19 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 				}
 			}
 		}
-		for _, ph := range scanShell(j.text) {
+		for _, ph := range an.Placeholders {
 			sites = append(sites, paramSite{name: ph.Name, pos: j.posAt(ph.Start)})
 			typ := ParamType("")
 			if kubeNames[ph.Name] {
 				typ = TypeK8sName
 			}
 			st.addParam(ph.Name, ph.Form, typ)
+		}
+		for _, in := range an.Interpreted {
+			st.Param(in.Name).Interpreted = true
+			pos := j.posAt(in.Start)
+			p.errorf(pos, CodeInterpreted, "parameter %q at %d:%d sits in text that %s parses as code, so an alert could make its value run as a command; %s",
+				in.Name, pos.Line, pos.Col, in.By, interpretedFix(in.By))
 		}
 	}
 	for _, c := range st.Commands {
@@ -990,16 +997,18 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 	return st
 }
 
-func lineOffset(s string, line int) int {
-	off := 0
-	for i := 0; i < line; i++ {
-		k := strings.IndexByte(s[off:], '\n')
-		if k < 0 {
-			return len(s)
-		}
-		off += k + 1
+// interpretedFix says how to get a placeholder out of interpreted text.
+func interpretedFix(by string) string {
+	cmd, flag, _ := strings.Cut(by, " ")
+	switch {
+	case shellNames[cmd] && flag == "-c":
+		return fmt.Sprintf("pass it as an argument after the -c string (%s -c '... \"$1\" ...' %s VALUE) or move it out of the -c string", cmd, cmd)
+	case cmd == "psql":
+		return "pass it with psql -v name=VALUE and write :'name' in the SQL, or make it a sql step"
+	case strings.HasPrefix(flag, "-"):
+		return fmt.Sprintf("pass it as an argument or an environment variable instead, or move it out of the %s text", flag)
 	}
-	return off
+	return "pass it as a separate argument or an environment variable the command reads, outside the text " + by + " parses"
 }
 
 // applyAttrs resolves the step's effective risk, target, timeout and auto

@@ -19,14 +19,17 @@ type sqlToken struct {
 	Positional int // for FormPositional
 }
 
-// sqlLex is what the lexer learns of a SQL text without parsing it.
+// sqlLex is what is known of a SQL text before its statements are
+// classified.
 type sqlLex struct {
 	Params []sqlToken
-	// Stmts are the [start, end) spans of the statements, split at
-	// top-level semicolons (the semicolon excluded) and trimmed of
-	// surrounding whitespace and comments. Empty statements are dropped.
+	// Stmts are the [start, end) spans of the statements as PostgreSQL's
+	// own parser splits the text (see splitSQL), each trimmed of the
+	// whitespace and comments around it. They are the statements that are
+	// classified and, one per call, executed.
 	Stmts [][2]int
-	// HasCode is false when the text holds only comments and whitespace.
+	// HasCode is false when the text holds only comments, whitespace and
+	// semicolons.
 	HasCode bool
 }
 
@@ -40,26 +43,99 @@ func isIdentChar(c byte) bool {
 	return isIdentStart(c) || c >= '0' && c <= '9' || c == '$'
 }
 
-// lexSQL scans PostgreSQL text for statement boundaries and placeholders,
-// skipping string literals, quoted identifiers, comments and dollar-quoted
-// bodies. It never fails: an unterminated literal runs to the end.
+// lexSQL finds a SQL text's placeholders and splits it into statements.
+// Placeholders are masked before PostgreSQL's parser sees the text, so that
+// $license_id or {{name}} cannot change where it splits.
 func lexSQL(s string) sqlLex {
-	var lx sqlLex
-	stmtStart := -1 // first code byte of the current statement
-	lastCode := -1  // end of the last code byte of the current statement
-	code := func(start, end int) {
-		if stmtStart < 0 {
-			stmtStart = start
+	params := scanPlaceholders(s)
+	stmts := splitSQL(masked(s, params))
+	for i := range stmts {
+		// A masked placeholder ends in padding the split trims: a statement
+		// must hold the whole placeholder.
+		for _, t := range params {
+			if t.Start >= stmts[i][0] && t.Start < stmts[i][1] && t.End > stmts[i][1] {
+				stmts[i][1] = t.End
+			}
 		}
-		lastCode = end
-		lx.HasCode = true
 	}
-	flush := func() {
-		if stmtStart >= 0 {
-			lx.Stmts = append(lx.Stmts, [2]int{stmtStart, lastCode})
+	return sqlLex{Params: params, Stmts: stmts, HasCode: len(stmts) > 0}
+}
+
+// splitSQL returns the statement spans of m, a text whose placeholders are
+// masked, as PostgreSQL's parser splits it: a semicolon inside a string,
+// a dollar quote, a comment or a BEGIN ATOMIC … END body does not end a
+// statement. When the text does not parse, it is cut at the scanner's
+// top-level semicolons (which still knows strings, quotes and comments) so
+// that each piece can be judged, and refused, on its own. When it cannot
+// even be scanned (an unterminated string or comment), or holds a NUL
+// byte, which PostgreSQL's parser would take for the end of the text, it
+// is one statement: one that does not parse.
+func splitSQL(m string) [][2]int {
+	whole := func() [][2]int {
+		start := len(m) - len(strings.TrimLeft(m, " \t\n\r\f\v"))
+		end := len(strings.TrimRight(m, " \t\n\r\f\v"))
+		if start >= end {
+			return nil
 		}
-		stmtStart, lastCode = -1, -1
+		return [][2]int{{start, end}}
 	}
+	if strings.IndexByte(m, 0) >= 0 {
+		return whole()
+	}
+	scan, err := pg.Scan(m)
+	if err != nil {
+		return whole()
+	}
+	var bounds [][2]int
+	if tree, err := pg.Parse(m); err == nil {
+		for _, rs := range tree.Stmts {
+			start, end := int(rs.StmtLocation), int(rs.StmtLocation+rs.StmtLen)
+			if rs.StmtLen == 0 { // the last statement runs to the end
+				end = len(m)
+			}
+			bounds = append(bounds, [2]int{start, end})
+		}
+	} else {
+		start := 0
+		for _, tk := range scan.Tokens {
+			if tk.Token == pg.Token_ASCII_59 {
+				bounds = append(bounds, [2]int{start, int(tk.Start)})
+				start = int(tk.End)
+			}
+		}
+		bounds = append(bounds, [2]int{start, len(m)})
+	}
+	var spans [][2]int
+	k := 0
+	for _, b := range bounds {
+		first, last := -1, -1
+		for ; k < len(scan.Tokens) && int(scan.Tokens[k].Start) < b[1]; k++ {
+			tk := scan.Tokens[k]
+			if int(tk.Start) < b[0] {
+				continue
+			}
+			switch tk.Token {
+			case pg.Token_SQL_COMMENT, pg.Token_C_COMMENT, pg.Token_ASCII_59:
+				continue
+			}
+			if first < 0 {
+				first = int(tk.Start)
+			}
+			last = int(tk.End)
+		}
+		if first >= 0 {
+			spans = append(spans, [2]int{first, last})
+		}
+	}
+	return spans
+}
+
+// scanPlaceholders finds the placeholders of a PostgreSQL text, skipping
+// string literals, quoted identifiers, comments and dollar-quoted bodies.
+// It never fails: an unterminated literal runs to the end. It does not
+// split statements: PostgreSQL's parser does (splitSQL).
+func scanPlaceholders(s string) []sqlToken {
+	var params []sqlToken
 	n := len(s)
 	for i := 0; i < n; {
 		c := s[i]
@@ -86,9 +162,6 @@ func lexSQL(s string) sqlLex {
 					i++
 				}
 			}
-		case c == ';':
-			flush()
-			i++
 		case c == '\'':
 			start := i
 			escapes := i > 0 && (s[i-1] == 'E' || s[i-1] == 'e') && (i < 2 || !isIdentChar(s[i-2]))
@@ -115,12 +188,10 @@ func lexSQL(s string) sqlLex {
 			// whole literal becomes a bind parameter.
 			if lit := s[start:i]; len(lit) >= 2 && lit[len(lit)-1] == '\'' {
 				if m := bracesName.FindStringSubmatch(lit[1 : len(lit)-1]); m != nil && len(m[0]) == len(lit)-2 {
-					lx.Params = append(lx.Params, sqlToken{Start: start, End: i, Name: m[1], Form: FormBraces})
+					params = append(params, sqlToken{Start: start, End: i, Name: m[1], Form: FormBraces})
 				}
 			}
-			code(start, i)
 		case c == '"':
-			start := i
 			i++
 			for i < n {
 				if s[i] == '"' {
@@ -133,18 +204,14 @@ func lexSQL(s string) sqlLex {
 				}
 				i++
 			}
-			code(start, min(i, n))
 		case c == '{' && i+1 < n && s[i+1] == '{':
 			if m := bracesName.FindStringSubmatch(s[i:]); m != nil {
-				lx.Params = append(lx.Params, sqlToken{Start: i, End: i + len(m[0]), Name: m[1], Form: FormBraces})
-				code(i, i+len(m[0]))
+				params = append(params, sqlToken{Start: i, End: i + len(m[0]), Name: m[1], Form: FormBraces})
 				i += len(m[0])
 			} else {
-				code(i, i+1)
 				i++
 			}
 		case c == '$' && (i == 0 || !isIdentChar(s[i-1])):
-			start := i
 			j := i + 1
 			switch {
 			case j < n && s[j] >= '0' && s[j] <= '9':
@@ -152,8 +219,7 @@ func lexSQL(s string) sqlLex {
 					j++
 				}
 				num, _ := strconv.Atoi(s[i+1 : j])
-				lx.Params = append(lx.Params, sqlToken{Start: i, End: j, Name: "$" + s[i+1:j], Form: FormPositional, Positional: num})
-				code(start, j)
+				params = append(params, sqlToken{Start: i, End: j, Name: "$" + s[i+1:j], Form: FormPositional, Positional: num})
 				i = j
 			case j < n && (s[j] == '$' || isIdentStart(s[j])):
 				for j < n && s[j] != '$' && isIdentChar(s[j]) {
@@ -168,18 +234,14 @@ func lexSQL(s string) sqlLex {
 					} else {
 						i = j + 1 + end + len(tag)
 					}
-					code(start, i)
 				} else {
-					lx.Params = append(lx.Params, sqlToken{Start: i, End: j, Name: s[i+1 : j], Form: FormDollar})
-					code(start, j)
+					params = append(params, sqlToken{Start: i, End: j, Name: s[i+1 : j], Form: FormDollar})
 					i = j
 				}
 			default:
-				code(i, i+1)
 				i++
 			}
 		default:
-			start := i
 			if isIdentStart(c) || c >= '0' && c <= '9' {
 				for i < n && isIdentChar(s[i]) {
 					i++
@@ -187,11 +249,9 @@ func lexSQL(s string) sqlLex {
 			} else {
 				i++
 			}
-			code(start, i)
 		}
 	}
-	flush()
-	return lx
+	return params
 }
 
 // PositionalSQL rewrites named placeholders ($license_id, {{name}}) into
@@ -305,7 +365,8 @@ func (a *sqlAnalysis) risk() Risk {
 	return r
 }
 
-// analyzeSQL lexes, splits and classifies a SQL block.
+// analyzeSQL splits a SQL block into statements and classifies each from
+// its own text: the text Bind numbers and the executor sends.
 func analyzeSQL(sql string) *sqlAnalysis {
 	a := &sqlAnalysis{Lex: lexSQL(sql)}
 	m := masked(sql, a.Lex.Params)
@@ -342,6 +403,13 @@ func ClassifySQL(sql string) (Risk, string) {
 // PostgreSQL's parser and walks the tree.
 func classifyStatement(m, orig string) sqlStmt {
 	st := sqlStmt{}
+	if strings.IndexByte(m, 0) >= 0 {
+		// The parser reads a C string: it would judge only the text
+		// before the NUL.
+		st.Risk, st.ParseErr = RiskWrite, "the text contains a NUL byte"
+		st.Reason = "does not parse as PostgreSQL: " + st.ParseErr
+		return st
+	}
 	tree, err := pg.Parse(m)
 	if err != nil {
 		st.Risk = RiskWrite
@@ -742,7 +810,7 @@ pg_indexes_size pg_database_size pg_tablespace_size pg_column_size pg_backend_pi
 pg_blocking_pids pg_safe_snapshot_blocking_pids pg_is_in_recovery
 pg_last_xact_replay_timestamp pg_current_wal_lsn pg_current_wal_insert_lsn
 pg_current_wal_flush_lsn pg_last_wal_receive_lsn pg_last_wal_replay_lsn pg_wal_lsn_diff
-pg_walfile_name pg_postmaster_start_time pg_conf_load_time version current_setting
+pg_walfile_name pg_postmaster_start_time pg_conf_load_time version current_setting current_query
 current_database current_schema current_schemas pg_typeof pg_relation_filenode
 pg_relation_filepath pg_get_viewdef pg_get_indexdef pg_get_constraintdef pg_get_functiondef
 pg_get_triggerdef pg_get_userbyid pg_get_expr pg_get_serial_sequence has_table_privilege

@@ -300,6 +300,7 @@ const (
 	TypeString ParamType = "string"
 	TypeInt    ParamType = "int"
 	TypeIP     ParamType = "ip"
+	TypeCIDR   ParamType = "cidr" // an address prefix in canonical form: 10.0.0.0/8
 	// TypeK8sName is a Kubernetes object name (RFC 1123 subdomain).
 	TypeK8sName ParamType = "k8s_name"
 )
@@ -324,6 +325,10 @@ type Param struct {
 	// Sources are where a value may come from, in the order they are
 	// tried. The last is always a human at approval time.
 	Sources []Source `json:"sources"`
+	// Interpreted is set when the placeholder sits in text another
+	// interpreter parses (sh -c, ssh, eval, kubectl exec --, ...); its
+	// value may only come from a person at approval, never from an alert.
+	Interpreted bool `json:"interpreted,omitempty"`
 }
 
 // SourceKind names where a parameter value comes from.

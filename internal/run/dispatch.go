@@ -94,7 +94,7 @@ func (x *Executors) classify(s *Step) (*playbook.Step, error) {
 // Exec runs a step. A failure of the step itself (an error from
 // PostgreSQL, a non-zero exit) comes back as a Result with err set; retry
 // says whether trying again may help.
-func (x *Executors) Exec(ctx context.Context, s *Step) (res *Result, retry bool, err error) {
+func (x *Executors) Exec(ctx context.Context, s *Step, onProc func(Proc)) (res *Result, retry bool, err error) {
 	st, err := x.classify(s)
 	if err != nil {
 		return nil, false, err
@@ -117,8 +117,14 @@ func (x *Executors) Exec(ctx context.Context, s *Step) (res *Result, retry bool,
 		if x.SQL == nil {
 			return nil, false, errors.New("no SQL target is configured")
 		}
+		// The statements the classifier judged, exactly: the executor
+		// sends each as it is and splits nothing.
+		stmts := make([]sqlexec.Statement, len(r.Statements))
+		for i, b := range r.Statements {
+			stmts[i] = sqlexec.Statement{SQL: b.SQL, Args: b.Args}
+		}
 		out, err := x.SQL.Run(ctx, sqlexec.Request{
-			Target: x.sqlTarget(s.Target), SQL: r.SQL, Args: r.Args,
+			Target: x.sqlTarget(s.Target), Statements: stmts,
 			ReadOnly: s.Risk == playbook.RiskRead, Timeout: s.Timeout,
 		})
 		if err != nil {
@@ -146,7 +152,11 @@ func (x *Executors) Exec(ctx context.Context, s *Step) (res *Result, retry bool,
 		if x.Shell == nil {
 			return nil, false, errors.New("shell steps are disabled")
 		}
-		out, err := x.Shell.Run(ctx, shell.Request{Script: r.Script, Env: r.Env, Timeout: s.Timeout})
+		req := shell.Request{Script: r.Script, Env: r.Env, Timeout: s.Timeout, Write: s.Risk == playbook.RiskWrite}
+		if onProc != nil {
+			req.OnStart = func(pgid int, dir string) { onProc(Proc{PGID: pgid, Dir: dir}) }
+		}
+		out, err := x.Shell.Run(ctx, req)
 		if err != nil {
 			return nil, false, err
 		}

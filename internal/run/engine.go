@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	udiff "github.com/aymanbagabas/go-udiff"
+
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 )
@@ -26,7 +28,9 @@ type Store interface {
 // Runner runs steps; *Executors is the real one.
 type Runner interface {
 	Available(exec playbook.Executor, target string) error
-	Exec(ctx context.Context, s *Step) (*Result, bool, error)
+	// Exec runs s. onProc, when not nil, is told where a shell step's
+	// processes run as soon as they start.
+	Exec(ctx context.Context, s *Step, onProc func(Proc)) (*Result, bool, error)
 	Preview(s *Step) *Preview
 }
 
@@ -57,6 +61,9 @@ type Config struct {
 	Sweep time.Duration
 	// OnStart is told when a step starts running, for metrics.
 	OnStart func(s *Step)
+	// Reap kills what is left of a shell step's processes and removes its
+	// temp folder, after the server that ran it died. nil: nothing to reap.
+	Reap func(p Proc) error
 	// SoleInstance says no other instance shares the store (SQLite): a
 	// step found running at start-up was orphaned by a crash, and is dealt
 	// with at once instead of after its lease.
@@ -158,7 +165,7 @@ func (e *Engine) planRun(ctx context.Context, tx Tx, incidentID int64, m *playbo
 	}
 	r, steps := Plan(incidentID, m, PlanOptions{
 		Now: now, Labels: labels, Annotations: annotations, Available: e.cfg.Exec.Available,
-		TwoPerson: twoPerson, ApprovalTTL: e.cfg.ApprovalTTL, DefaultTimout: e.cfg.DefaultTimeout, ReadAttempts: e.cfg.ReadAttempts,
+		TwoPerson: twoPerson, ApprovalTTL: e.cfg.ApprovalTTL, DefaultTimeout: e.cfg.DefaultTimeout, ReadAttempts: e.cfg.ReadAttempts,
 	})
 	if err := tx.InsertRun(ctx, r); err != nil {
 		return err
@@ -297,11 +304,26 @@ func (e *Engine) runOne(ctx context.Context) bool {
 		return false
 	}
 	var s *Step
+	refused := false
 	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
 		now := e.now()
 		var err error
 		s, err = tx.ClaimStep(ctx, e.cfg.Instance, now, now.Add(e.cfg.Lease))
-		return err
+		if err != nil || s == nil {
+			return err
+		}
+		// The last gate: whatever queued it, a step runs only as approved.
+		why := runnable(s)
+		if why == "" {
+			return nil
+		}
+		refused = true
+		s.Status, s.Queued, s.ClaimedBy, s.FinishedAt, s.UpdatedAt = StatusFailed, false, "", now, now
+		s.Error, s.Reason = "refused to run: "+why, ""
+		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+			return err
+		}
+		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{stepEntry(s, now, "step.refused", "Refused to run "+s.Name+": "+why)})
 	})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -311,6 +333,10 @@ func (e *Engine) runOne(ctx context.Context) bool {
 	}
 	if s == nil {
 		return false
+	}
+	if refused {
+		e.cfg.Logger.Warn("refused to run a step that is not approved as it stands", "step", s.ID, "reason", s.Error)
+		return true
 	}
 	if e.cfg.OnStart != nil {
 		e.cfg.OnStart(s)
@@ -326,7 +352,7 @@ func (e *Engine) execute(ctx context.Context, s *Step) {
 	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Timeout+5*time.Second)
 	defer cancel()
 	stopLease := e.keepLease(runCtx, s.ID)
-	res, retry, execErr := e.cfg.Exec.Exec(runCtx, s)
+	res, retry, execErr := e.cfg.Exec.Exec(runCtx, s, func(p Proc) { e.recordProc(runCtx, s.ID, p) })
 	stopLease()
 
 	// The outcome is recorded even while the server shuts down: a step left
@@ -375,6 +401,41 @@ func (e *Engine) execute(ctx context.Context, s *Step) {
 	if err != nil {
 		e.cfg.Logger.Error("record step outcome", "step", s.ID, "err", err)
 	}
+}
+
+// recordProc stores where a running step's processes are, so that
+// recovery after a crash can kill them.
+func (e *Engine) recordProc(ctx context.Context, id int64, p Proc) {
+	p.Host, p.BootID = thisMachine()
+	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+		cur, err := tx.LockStep(ctx, id)
+		if err != nil || cur.Status != StatusRunning || cur.ClaimedBy != e.cfg.Instance {
+			return err
+		}
+		cur.Proc = &p
+		return tx.UpdateSteps(ctx, []*Step{cur})
+	})
+	if err != nil && ctx.Err() == nil {
+		e.cfg.Logger.Warn("record a step's process group", "step", id, "pgid", p.PGID, "err", err)
+	}
+}
+
+// reap kills what is left of an orphaned step's processes, when they ran
+// on this machine in this boot. It returns a note for the step's reason.
+func (e *Engine) reap(s *Step) string {
+	p := s.Proc
+	if p == nil || e.cfg.Reap == nil {
+		return ""
+	}
+	host, boot := thisMachine()
+	if p.Host != host || p.BootID != boot {
+		return fmt.Sprintf(" Its processes ran on %s; check there that none is left.", p.Host)
+	}
+	if err := e.cfg.Reap(*p); err != nil {
+		e.cfg.Logger.Warn("kill an orphaned step's processes", "step", s.ID, "pgid", p.PGID, "err", err)
+		return fmt.Sprintf(" Killing what was left of its process group %d failed: %v.", p.PGID, err)
+	}
+	return fmt.Sprintf(" What was left of its process group %d was killed.", p.PGID)
 }
 
 // keepLease renews the claim on a running step until stopped.
@@ -527,13 +588,14 @@ func (e *Engine) sweep(ctx context.Context, staleBefore time.Time) error {
 		var entries []*incident.TimelineEntry
 		for _, s := range stale {
 			s.ClaimedBy, s.UpdatedAt = "", now
+			reaped := e.reap(s)
 			if s.Risk == playbook.RiskRead && s.Attempts < s.MaxAttempts {
-				s.Status, s.Queued, s.Reason = StatusPending, true, "the instance running it stopped; retrying"
+				s.Status, s.Queued, s.Reason = StatusPending, true, "the instance running it stopped; retrying."+reaped
 				requeued = true
 				continue
 			}
 			s.Status, s.FinishedAt = StatusInterrupted, now
-			s.Reason = "the server running it stopped mid-step; it was not re-run. Check the system's state, then run it again if still needed"
+			s.Reason = "the server running it stopped mid-step; it was not re-run." + reaped + " Check the system's state, then run it again if still needed"
 			entries = append(entries, stepEntry(s, now, "step.interrupted", "Step interrupted: "+s.Name+": the server running it stopped; not re-run"))
 		}
 		expired, err := tx.ExpiredApprovals(ctx, now, 100)
@@ -569,7 +631,8 @@ type Decision struct {
 	Reason string
 }
 
-// ErrNotAllowed and friends are returned as domain errors with a code.
+// conflict and invalid make domain errors with a code, which the HTTP
+// layer turns into 409 and 400.
 func conflict(format string, args ...any) error {
 	return incident.Errorf(incident.ECONFLICT, format, args...)
 }
@@ -578,8 +641,11 @@ func invalid(format string, args ...any) error {
 	return incident.Errorf(incident.EINVALID, format, args...)
 }
 
-// Approve records an approval. With all approvals in, a write step is
-// queued to run.
+// Approve records an approval of the step exactly as it stands after the
+// decision. A change that comes with it (text, parameter values) voids
+// every earlier approval: the step then needs its full set of approvals
+// again, each for the new digest. With all approvals in, the step is
+// queued; the claim checks the digest once more before it runs.
 func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, error) {
 	var out *Step
 	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
@@ -597,17 +663,14 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 		if !s.ExpiresAt.IsZero() && now.After(s.ExpiresAt) {
 			return conflict("step %d: the approval request expired at %s; run it again to ask anew", id, s.ExpiresAt.Format(time.RFC3339))
 		}
-		for _, a := range s.Approvals {
-			if a.Actor == d.Actor {
-				return conflict("step %d: %s already approved it; it needs a different second approver", id, d.Actor)
-			}
-		}
-		if d.Text != "" && d.Text != s.Text && len(s.Approvals) > 0 {
-			return conflict("step %d: already approved by %s; an edit now would need their approval again: reject it and run it anew", id, s.Approvals[0].Actor)
-		}
 		entries, err := e.decide(s, d, now)
 		if err != nil {
 			return err
+		}
+		for _, a := range s.Approvals {
+			if a.Actor == d.Actor {
+				return conflict("step %d: %s already approved it as it stands; it needs a different second approver", id, d.Actor)
+			}
 		}
 		if miss := missingParams(s.Params); len(miss) > 0 {
 			return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
@@ -615,17 +678,18 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 		if err := e.cfg.Exec.Available(s.Executor, s.Target); err != nil {
 			return conflict("step %d cannot run here: %v", id, err)
 		}
-		s.Approvals = append(s.Approvals, Approval{Actor: d.Actor, At: now})
+		s.Approvals = append(s.Approvals, Approval{Actor: d.Actor, At: now, Digest: RequestDigest(s)})
 		s.Actor, s.UpdatedAt = d.Actor, now
+		required := max(s.Approvers, 1)
 		msg := fmt.Sprintf("Approved by %s: %s", d.Actor, s.Name)
-		if len(s.Approvals) >= max(s.Approvers, 1) {
+		if n := validApprovals(s); n >= required {
 			s.Status, s.Queued, s.Reason = StatusPending, true, "approved; queued to run"
 			if s.Risk == playbook.RiskRead {
 				s.MaxAttempts = e.cfg.ReadAttempts
 			}
 		} else {
-			s.Reason = fmt.Sprintf("approved by %d of %d", len(s.Approvals), s.Approvers)
-			msg += fmt.Sprintf(" (%d of %d approvals)", len(s.Approvals), s.Approvers)
+			s.Reason = fmt.Sprintf("approved by %d of %d", n, required)
+			msg += fmt.Sprintf(" (%d of %d approvals)", n, required)
 		}
 		entries = append(entries, approvalEntry(s, now, d.Actor, "step.approved", msg))
 		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
@@ -674,9 +738,10 @@ func reasonSuffix(r string) string {
 }
 
 // RunNow runs a step a person asks for: a read step that waits for a
-// person or input, or a failed one again. A write step, or a step that
-// was interrupted, cancelled or edited into a write, goes (back) to
-// awaiting approval instead: running it needs an approver.
+// person or input, or a failed one again. A step that needs approval (a
+// write, edited shell or kube text, a parameter another interpreter
+// parses) goes (back) to awaiting approval instead: asking to run it is
+// not approving it.
 func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error) {
 	var out *Step
 	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
@@ -706,16 +771,20 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error
 			return err
 		}
 		s.Actor, s.UpdatedAt, s.FinishedAt, s.Error, s.Result = d.Actor, now, time.Time{}, "", nil
-		if s.Risk == playbook.RiskWrite {
-			s.Status, s.Queued, s.Approvals, s.ExpiresAt = StatusAwaitingApproval, false, nil, now.Add(e.cfg.ApprovalTTL)
-			s.Approvers = max(s.Approvers, 1)
-			s.Reason = "write step: waits for approval"
-			entries = append(entries, approvalEntry(s, now, d.Actor, "step.requested", fmt.Sprintf("%s asked to run %s: it waits for approval", d.Actor, s.Name)))
+		if need, why := needsApproval(s); need {
+			if s.Status != StatusAwaitingApproval {
+				s.Approvals = nil
+			}
+			s.Status, s.Queued, s.ExpiresAt = StatusAwaitingApproval, false, now.Add(e.cfg.ApprovalTTL)
+			s.Approvers = max(s.Approvers, s.ApproversRule, 1)
+			s.Reason = why + ": waits for approval"
+			entries = append(entries, approvalEntry(s, now, d.Actor, "step.requested", fmt.Sprintf("%s asked to run %s: it waits for approval (%s)", d.Actor, s.Name, why)))
 		} else {
 			if miss := missingParams(s.Params); len(miss) > 0 {
 				return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
 			}
 			s.Status, s.Queued, s.Reason, s.Attempts, s.MaxAttempts = StatusPending, true, "queued by "+d.Actor, 0, e.cfg.ReadAttempts
+			s.Approvals, s.Approvers = nil, 0
 			entries = append(entries, approvalEntry(s, now, d.Actor, "step.queued", fmt.Sprintf("%s ran %s", d.Actor, s.Name)))
 		}
 		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
@@ -781,10 +850,14 @@ func (e *Engine) lockWithIncident(ctx context.Context, tx Tx, id int64) (*Step, 
 }
 
 // decide applies what a person sent with a decision: an edit of the text
-// (re-classified, with its diff for the timeline) and parameter values. The
+// (re-classified, with its diff for the timeline) and parameter values.
+// When that changes what would run, earlier approvals no longer hold: they
+// are cleared, and the clearing is on the timeline with its actor. The
 // step must then be runnable as it stands.
 func (e *Engine) decide(s *Step, d Decision, now time.Time) ([]*incident.TimelineEntry, error) {
 	var entries []*incident.TimelineEntry
+	before := RequestDigest(s)
+	oldParams := values(s.Params)
 	if d.Text != "" && d.Text != s.Text {
 		entry, err := e.edit(s, d.Text, d.Actor, now)
 		if err != nil {
@@ -798,12 +871,62 @@ func (e *Engine) decide(s *Step, d Decision, now time.Time) ([]*incident.Timelin
 	if s.NeedsEditing != "" {
 		return nil, invalid("text: step %d needs editing before it can run (%s); send the edited text", s.ID, s.NeedsEditing)
 	}
+	if RequestDigest(s) == before {
+		return entries, nil
+	}
+	changes := paramChanges(oldParams, values(s.Params))
+	if need, _ := needsApproval(s); need {
+		s.Approvers = max(s.Approvers, s.ApproversRule, 1)
+	}
+	if len(s.Approvals) > 0 {
+		var who []string
+		for _, a := range s.Approvals {
+			who = append(who, a.Actor)
+		}
+		s.Approvals = nil
+		what := "the text"
+		if len(changes) > 0 {
+			what = "parameters (" + strings.Join(changes, "; ") + ")"
+			if d.Text != "" {
+				what = "the text and " + what
+			}
+		}
+		entries = append(entries, &incident.TimelineEntry{IncidentID: s.IncidentID, At: now, Actor: d.Actor, Kind: "step.approvals_cleared",
+			Message: fmt.Sprintf("%s changed %s of %s after approval by %s: those approvals no longer hold, and it needs %d approval(s) of the new version",
+				d.Actor, what, s.Name, strings.Join(who, ", "), max(s.Approvers, 1)),
+			Data: mustJSON(map[string]any{"step_id": s.ID, "cleared": who, "params": changes, "digest_before": before, "digest_after": RequestDigest(s)})})
+	}
 	return entries, nil
 }
+
+// paramChanges lists the values that differ between two parameter sets,
+// as "name: old → new".
+func paramChanges(before, after map[string]string) []string {
+	var out []string
+	for n, v := range after {
+		if old, ok := before[n]; !ok || old != v {
+			out = append(out, fmt.Sprintf("%s: %q → %q", n, before[n], v))
+		}
+	}
+	for n, old := range before {
+		if _, ok := after[n]; !ok {
+			out = append(out, fmt.Sprintf("%s: %q → (none)", n, old))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// MaxEditBytes caps the text of an edited step: a step is a few lines,
+// and the diff recorded on the timeline must stay small.
+const MaxEditBytes = 64 << 10
 
 // edit replaces a step's text, re-classifies it, and returns the timeline
 // entry that records the diff and the editor.
 func (e *Engine) edit(s *Step, text, actor string, now time.Time) (*incident.TimelineEntry, error) {
+	if len(text) > MaxEditBytes {
+		return nil, invalid("text: the edit is %d bytes; a step may be at most %d bytes", len(text), MaxEditBytes)
+	}
 	st, err := playbook.StepFromText(s.Language, text)
 	if err != nil {
 		return nil, invalid("%v", err)
@@ -824,16 +947,20 @@ func (e *Engine) edit(s *Step, text, actor string, now time.Time) (*incident.Tim
 	}
 	s.Params = nil
 	for _, p := range st.Params {
-		np := Param{Name: p.Name, Type: p.Type, Sources: p.Sources}
+		np := Param{Name: p.Name, Type: p.Type, Sources: p.Sources, Interpreted: p.Interpreted}
 		if o, ok := prev[p.Name]; ok {
-			np.Value, np.From, np.Choices = o.Value, o.From, o.Choices
+			np.Choices = o.Choices
+			// A value an alert gave may not move into text that another
+			// interpreter parses.
+			if !np.Interpreted || fromPerson(o.From) {
+				np.Value, np.From = o.Value, o.From
+			}
 		}
 		s.Params = append(s.Params, np)
 	}
-	if st.Risk == playbook.RiskWrite && s.Status != StatusAwaitingApproval {
-		// Edited into a write: it needs an approver now.
+	if need, _ := needsApproval(s); need && s.Status != StatusAwaitingApproval {
 		s.Status, s.Queued, s.Approvals = StatusAwaitingApproval, false, nil
-		s.Approvers = max(s.Approvers, 1)
+		s.Approvers = max(s.Approvers, s.ApproversRule, 1)
 		s.ExpiresAt = now.Add(e.cfg.ApprovalTTL)
 	}
 	msg := fmt.Sprintf("%s edited %s (re-classified %s %s → %s)", actor, s.Name, s.Executor, oldRisk, s.Risk)
@@ -897,38 +1024,35 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// Diff is a line diff of two texts: "-" lines removed, "+" lines added.
+// Diff is a line diff of two texts: "-" lines removed, "+" lines added,
+// "  " lines kept. It takes linear space (go-udiff's bounded LCS), and
+// callers cap the texts (MaxEditBytes) before asking.
 func Diff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	// Longest common subsequence; steps are a few lines.
-	n, m := len(al), len(bl)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if al[i] == bl[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
+	withNL := func(s string) string { return strings.TrimSuffix(s, "\n") + "\n" }
+	a, b = withNL(a), withNL(b)
 	var out []string
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && al[i] == bl[j]:
-			out = append(out, "  "+al[i])
-			i++
-			j++
-		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
-			out = append(out, "- "+al[i])
-			i++
-		default:
-			out = append(out, "+ "+bl[j])
-			j++
+	if a == b {
+		for _, l := range strings.Split(strings.TrimSuffix(a, "\n"), "\n") {
+			out = append(out, "  "+l)
+		}
+		return strings.Join(out, "\n")
+	}
+	// Context as long as both texts: one hunk holding every line.
+	ctxLines := strings.Count(a, "\n") + strings.Count(b, "\n")
+	u, err := udiff.ToUnifiedDiff("before", "after", a, udiff.Lines(a, b), ctxLines)
+	if err != nil {
+		return "- " + strings.ReplaceAll(strings.TrimSuffix(a, "\n"), "\n", "\n- ") + "\n+ " + strings.ReplaceAll(strings.TrimSuffix(b, "\n"), "\n", "\n+ ")
+	}
+	for _, h := range u.Hunks {
+		for _, l := range h.Lines {
+			prefix := "  "
+			switch l.Kind {
+			case udiff.Delete:
+				prefix = "- "
+			case udiff.Insert:
+				prefix = "+ "
+			}
+			out = append(out, prefix+strings.TrimSuffix(l.Content, "\n"))
 		}
 	}
 	return strings.Join(out, "\n")

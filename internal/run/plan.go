@@ -19,10 +19,10 @@ type PlanOptions struct {
 	// with the reason.
 	Available func(exec playbook.Executor, target string) error
 	// TwoPerson forces two approvers for every write step of the run.
-	TwoPerson     bool
-	ApprovalTTL   time.Duration
-	DefaultTimout time.Duration
-	ReadAttempts  int
+	TwoPerson      bool
+	ApprovalTTL    time.Duration
+	DefaultTimeout time.Duration
+	ReadAttempts   int
 }
 
 // Plan builds a run with one step per task of the matched procedure, in
@@ -65,7 +65,7 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 	}
 	s.Timeout = time.Duration(st.Timeout)
 	if s.Timeout == 0 {
-		s.Timeout = opt.DefaultTimout
+		s.Timeout = opt.DefaultTimeout
 	}
 	for _, c := range st.Commands {
 		if c.Kube != nil && c.Kube.Namespace != "" {
@@ -73,7 +73,12 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 		}
 	}
 	s.Params = paramsFor(st, opt.Labels, opt.Annotations)
+	s.ApproversRule = 1
+	if r.TwoPerson {
+		s.ApproversRule = 2
+	}
 	missing := missingParams(s.Params)
+	needApproval, why := needsApproval(s)
 	var unavailable error
 	if opt.Available != nil {
 		unavailable = opt.Available(st.Executor, st.Target)
@@ -86,14 +91,11 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 		s.NeedsEditing = st.EditReason
 	}
 	switch {
-	case st.Risk == playbook.RiskWrite:
+	case needApproval:
 		s.Status = StatusAwaitingApproval
-		s.Approvers = 1
-		if r.TwoPerson {
-			s.Approvers = 2
-		}
+		s.Approvers = s.ApproversRule
 		s.ExpiresAt = opt.Now.Add(opt.ApprovalTTL)
-		s.Reason = "write step: waits for approval"
+		s.Reason = why + ": waits for approval"
 		if st.NeedsEditing {
 			s.Reason += "; needs editing first: " + st.EditReason
 		} else if len(missing) > 0 {
@@ -121,8 +123,13 @@ func paramsFor(st *playbook.Step, labels, annotations map[string]string) []Param
 	var out []Param
 	for i := range st.Params {
 		p := &st.Params[i]
-		rp := Param{Name: p.Name, Type: p.Type, Sources: p.Sources}
-		if v, src, ok := p.FromAlert(labels, annotations); ok && p.Validate(v) == nil {
+		rp := Param{Name: p.Name, Type: p.Type, Sources: p.Sources, Interpreted: p.Interpreted}
+		if p.Interpreted {
+			// Another interpreter parses it: only a person may give it.
+			out = append(out, rp)
+			continue
+		}
+		if v, src, ok := p.FromAlert(labels, annotations); ok && p.ValidateFromAlert(v) == nil {
 			rp.Value = &v
 			rp.From = fmt.Sprintf("%s:%s", src.Kind, src.Names[0])
 		}

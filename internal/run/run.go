@@ -84,25 +84,47 @@ type Step struct {
 	Target    string `json:"target,omitempty"`
 	Namespace string `json:"namespace,omitempty"`
 	// Params are the step's parameters with their values so far.
-	Params       []Param       `json:"params,omitempty"`
-	NeedsEditing string        `json:"needs_editing,omitempty"`
-	Approvals    []Approval    `json:"approvals,omitempty"`
-	Approvers    int           `json:"approvers_needed,omitempty"`
-	ExpiresAt    time.Time     `json:"approval_expires_at,omitzero"`
-	Attempts     int           `json:"attempts"`
-	MaxAttempts  int           `json:"max_attempts"`
-	Timeout      time.Duration `json:"-"` // "timeout" in JSON, as text such as "30s"
+	Params       []Param    `json:"params,omitempty"`
+	NeedsEditing string     `json:"needs_editing,omitempty"`
+	Approvals    []Approval `json:"approvals,omitempty"`
+	// Approvers is how many distinct people must approve the step as it
+	// stands before it may run; 0 for a step that runs without approval (a
+	// read step of the playbook's own text, or edited SQL that classifies
+	// as read, which PostgreSQL's READ ONLY transaction holds to it).
+	Approvers int `json:"approvers_needed,omitempty"`
+	// ApproversRule is what the procedure asks of any step that needs
+	// approval: 1, or 2 for a two-person procedure. An edit that makes a
+	// step need approval sets Approvers to it.
+	ApproversRule int           `json:"approvers_rule,omitempty"`
+	ExpiresAt     time.Time     `json:"approval_expires_at,omitzero"`
+	Attempts      int           `json:"attempts"`
+	MaxAttempts   int           `json:"max_attempts"`
+	Timeout       time.Duration `json:"-"` // "timeout" in JSON, as text such as "30s"
 
-	Result     *Result        `json:"result,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	Actor      string         `json:"actor,omitempty"` // who ticked, ran or last decided
-	ClaimedBy  string         `json:"claimed_by,omitempty"`
-	LeaseUntil time.Time      `json:"-"`
-	CreatedAt  time.Time      `json:"created_at"`
-	StartedAt  time.Time      `json:"started_at,omitzero"`
-	FinishedAt time.Time      `json:"finished_at,omitzero"`
-	UpdatedAt  time.Time      `json:"updated_at"`
-	Extra      map[string]any `json:"-"`
+	Result     *Result   `json:"result,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Actor      string    `json:"actor,omitempty"` // who ticked, ran or last decided
+	ClaimedBy  string    `json:"claimed_by,omitempty"`
+	LeaseUntil time.Time `json:"-"`
+	CreatedAt  time.Time `json:"created_at"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	// Proc records the process group a shell step runs in, so that
+	// recovery after a crash can kill what is left of it.
+	Proc *Proc `json:"proc,omitempty"`
+}
+
+// Proc is where a shell step's processes run: enough to find and kill
+// them after the server that started them died.
+type Proc struct {
+	// Host and BootID name the machine and its boot: a process group is
+	// only meaningful there, and only until it reboots.
+	Host   string `json:"host"`
+	BootID string `json:"boot_id"`
+	PGID   int    `json:"pgid"`
+	// Dir is the step's private temp folder.
+	Dir string `json:"dir"`
 }
 
 // Param is a step parameter and the value it has so far.
@@ -117,12 +139,19 @@ type Param struct {
 	Sources []playbook.Source `json:"sources,omitempty"`
 	// Choices are values offered from an earlier step's output column.
 	Choices []string `json:"choices,omitempty"`
+	// Interpreted marks a parameter whose placeholder sits in text another
+	// interpreter parses (sh -c, ssh, eval, psql -c): its value becomes
+	// code, so it is taken only from a person, never from an alert.
+	Interpreted bool `json:"interpreted,omitempty"`
 }
 
-// Approval is one approver's decision.
+// Approval is one approver's decision. It binds to exactly what the
+// approver saw: Digest is the step's RequestDigest at that moment, and the
+// step runs only while its digest is still the same.
 type Approval struct {
-	Actor string    `json:"actor"`
-	At    time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	At     time.Time `json:"at"`
+	Digest string    `json:"digest"`
 }
 
 // Result is what a step produced.

@@ -36,7 +36,7 @@ func TestRecoveryReadsWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &playbook.Match{Playbook: pb, Procedure: pb.Procedures[0]}
-	_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), ApprovalTTL: time.Hour, DefaultTimout: time.Second})
+	_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
 	want := map[string]bool{"investigation/1": true, "recovery/1": false, "recovery/2": true}
 	for _, s := range steps {
 		if s.Queued != want[s.TaskKey] || s.Status != run.StatusPending {
@@ -70,7 +70,7 @@ func TestPlanReference(t *testing.T) {
 		if !ok {
 			t.Fatalf("%v matched nothing", c.alert)
 		}
-		_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), Labels: c.alert, ApprovalTTL: time.Hour, DefaultTimout: time.Second})
+		_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), Labels: c.alert, ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
 		var s *run.Step
 		for _, st := range steps {
 			if st.TaskKey == c.task {
@@ -98,12 +98,12 @@ func newCounter(x *run.Executors) *counter {
 // twin shares the step counts but counts its own instance's runs apart.
 func (c *counter) twin() *counter { return &counter{Executors: c.Executors, mu: c.mu, runs: c.runs} }
 
-func (c *counter) Exec(ctx context.Context, s *run.Step) (*run.Result, bool, error) {
+func (c *counter) Exec(ctx context.Context, s *run.Step, onProc func(run.Proc)) (*run.Result, bool, error) {
 	c.mu.Lock()
 	c.runs[s.ID]++
 	c.mine++
 	c.mu.Unlock()
-	return c.Executors.Exec(ctx, s)
+	return c.Executors.Exec(ctx, s, onProc)
 }
 
 func TestTwoInstancesRunEachStepOnce(t *testing.T) {

@@ -43,3 +43,24 @@ func SetStepBlobs(s *run.Step, params, approvals, result []byte) error {
 	}
 	return nil
 }
+
+// StepProc returns a step's process record as JSON text, or nil.
+func StepProc(s *run.Step) []byte {
+	if s.Proc == nil {
+		return nil
+	}
+	b, _ := json.Marshal(s.Proc)
+	return b
+}
+
+// SetStepProc parses what StepProc wrote.
+func SetStepProc(s *run.Step, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	s.Proc = new(run.Proc)
+	if err := json.Unmarshal(b, s.Proc); err != nil {
+		return fmt.Errorf("step %d proc: %w", s.ID, err)
+	}
+	return nil
+}

@@ -18,11 +18,43 @@
 //     in the order they were written, capped at MaxOutput; past the cap the
 //     output is read and discarded so the child never blocks on a full pipe;
 //   - stdin from /dev/null and, unless Dir is set, a private scratch working
-//     directory that is removed afterwards.
+//     directory firebreak-step-* under os.TempDir(), removed afterwards; it
+//     is also the step's $TMPDIR, and $FB_STEP_DIR names it (see Reap);
+//   - a Landlock sandbox, where the kernel has Landlock (SandboxStatus).
+//
+// # Sandbox
+//
+// Landlock confines the step's whole process tree, never Firebreak: the
+// ruleset is applied (with no_new_privs) to the one locked OS thread that
+// forks the shell, children inherit it, and that thread is never unlocked,
+// so the Go runtime ends it with its goroutine rather than reuse it for the
+// server. Under the sandbox a step may:
+//   - read and run programs from /usr, /bin, /sbin, /lib*, /opt; read /etc,
+//     /proc, /dev/{null,zero,full,random,urandom} (and write the first
+//     three), the kubeconfig kubectl would read ($KUBECONFIG, else
+//     ~/.kube/config) and Runner.ReadablePaths;
+//   - write only its working directory (no program written there can be
+//     run), plus Runner.WritablePaths for write steps (Request.Write);
+//   - not signal processes or reach abstract UNIX sockets outside its own
+//     tree (Landlock ABI 6 and later), nor ptrace them or read their /proc
+//     secrets (environ, fds); run as root, it also loses the capabilities
+//     that get past that or past Landlock (droppedCaps).
+//
+// Runner.DenyPaths (Firebreak's data directory, configuration file, secret
+// files) are never granted, wherever they are: a granted folder containing
+// one is granted entry by entry around it (see rules), so the step cannot
+// list that folder or create entries directly in it; a configured path
+// inside one is an error, which Runner.Check reports at start. Hard links
+// and bind mounts of a denied file elsewhere are not detected. /proc is
+// readable, so the process list and command lines are visible. Network
+// access is not restricted (kubectl needs it), and $HOME (but for
+// ~/.kube/config) is neither readable nor writable, so tools that keep
+// credentials there need Runner.ReadablePaths. setuid programs (sudo) do not gain privileges.
+// Without Landlock, steps run unconfined and SandboxStatus says why.
 //
 // Processes that leave the group on purpose (setsid, double fork into a new
 // session) escape the group kill; confining those needs a cgroup, which is
-// outside this package.
+// outside this package. The package is Linux-only.
 package shell
 
 import (
@@ -41,6 +73,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/firebreak-dev/firebreak/internal/redact"
 )
 
@@ -53,6 +87,11 @@ const (
 
 // ParamPrefix starts the name of every variable a Request may set.
 const ParamPrefix = "FB_"
+
+// StepDirVar is set to the step's working directory in its environment.
+// Reap looks for it to tell a step's process group from an unrelated one
+// that reuses the number.
+const StepDirVar = "FB_STEP_DIR"
 
 // DefaultPassEnv lists the parent's variables a step sees.
 var DefaultPassEnv = []string{"PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "KUBECONFIG"}
@@ -73,6 +112,14 @@ type Request struct {
 	// Dir is the working directory. Empty means a fresh private directory
 	// that is removed after the run.
 	Dir string
+	// Write marks a step that changes things: under the sandbox it may
+	// also write Runner.WritablePaths.
+	Write bool
+	// OnStart, if set, is called once the shell has started and before
+	// the run is waited for, with its process group and working directory,
+	// so that the caller can record them durably and Reap them after a
+	// crash. It runs on the caller's side, unconfined.
+	OnStart func(pgid int, dir string)
 }
 
 // Result is what a run produced. A script that ran and failed (non-zero
@@ -122,6 +169,19 @@ type Runner struct {
 	// Getenv reads the parent's environment; nil means os.Getenv. Tests
 	// inject it.
 	Getenv func(string) string
+	// ReadablePaths are absolute files and folders steps may read and run
+	// programs from, beyond the system folders.
+	ReadablePaths []string
+	// WritablePaths are absolute folders write steps may also change.
+	WritablePaths []string
+	// DenyPaths are absolute paths no step may read or write, even inside
+	// an allowed folder: Firebreak's data directory, configuration file
+	// and secret files. Paths that do not exist yet are denied too.
+	DenyPaths []string
+
+	// noSandbox runs steps without Landlock; tests use it to show that
+	// the sandbox is what stops them.
+	noSandbox bool
 }
 
 // Run runs req with a zero Runner.
@@ -149,6 +209,9 @@ func (req *Request) Validate() error {
 	for _, k := range sortedKeys(req.Env) {
 		if !strings.HasPrefix(k, ParamPrefix) || !identRE.MatchString(k) {
 			return fmt.Errorf("shell: env[%q]: a step variable must be a shell identifier starting with %s", k, ParamPrefix)
+		}
+		if k == StepDirVar {
+			return fmt.Errorf("shell: env[%q]: reserved for the step's working directory", k)
 		}
 		if strings.IndexByte(req.Env[k], 0) >= 0 {
 			return fmt.Errorf("shell: env[%q]: value contains a NUL byte", k)
@@ -186,8 +249,9 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	dir := req.Dir
-	if dir == "" {
-		dir, err = os.MkdirTemp("", "firebreak-step-")
+	own := dir == ""
+	if own {
+		dir, err = os.MkdirTemp("", stepDirPrefix)
 		if err != nil {
 			return nil, fmt.Errorf("shell: create working directory: %w", err)
 		}
@@ -196,6 +260,19 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 		return nil, fmt.Errorf("shell: dir: %w", err)
 	} else if !fi.IsDir() {
 		return nil, fmt.Errorf("shell: dir: %s is not a directory", dir)
+	}
+
+	env := r.environ(req.Env, dir)
+	ruleset := -1
+	if abi, errata, err := landlockABI(); err == nil && !r.noSandbox {
+		rs, err := rules(r.grants(&req, bash, dir, own, env), r.DenyPaths)
+		if err != nil {
+			return nil, err
+		}
+		if ruleset, err = newRuleset(abi, errata, rs); err != nil {
+			return nil, err
+		}
+		defer unix.Close(ruleset)
 	}
 
 	pr, pw, err := os.Pipe()
@@ -208,7 +285,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	// no startup file except $BASH_ENV, which the clean environment lacks.
 	cmd := exec.Command(bash, "--noprofile", "--norc", "-c", req.Script)
 	cmd.Args[0] = "bash" // $0, so messages read "bash: line 1: …"
-	cmd.Env = r.environ(req.Env)
+	cmd.Env = env
 	cmd.Dir = dir
 	cmd.Stdout = pw // one *os.File for both: the child writes to it directly
 	cmd.Stderr = pw
@@ -221,22 +298,16 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	started := make(chan error, 1)
 	waited := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		waited <- cmd.Wait()
-	}()
+	go launch(cmd, ruleset, started, waited)
 	if err := <-started; err != nil {
 		pw.Close()
 		return nil, fmt.Errorf("shell: start %s: %w", bash, err)
 	}
 	pw.Close() // only the children hold the write end now
 	pgid := cmd.Process.Pid
+	if req.OnStart != nil {
+		req.OnStart(pgid, dir)
+	}
 
 	capture := &capWriter{max: maxOut + redactSlack}
 	copied := make(chan struct{})
@@ -279,6 +350,43 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
+// launch starts cmd, confined by ruleset unless it is -1, and waits for
+// it, all on one locked OS thread: Pdeathsig is tied to the forking thread,
+// and the Landlock domain is put on it.
+func launch(cmd *exec.Cmd, ruleset int, started, waited chan<- error) {
+	runtime.LockOSThread()
+	switch {
+	case ruleset < 0:
+		defer runtime.UnlockOSThread()
+	case unix.Gettid() == unix.Getpid():
+		// The main thread is parked for good rather than ended when its
+		// goroutine exits locked. Hold it so that the confined thread is
+		// a different one, which the runtime can end.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			launch(cmd, ruleset, started, waited)
+		}()
+		<-done
+		runtime.UnlockOSThread()
+		return
+	default:
+		// From here on the thread may carry the step's sandbox: it is
+		// never unlocked, so the runtime ends it when this goroutine
+		// returns instead of running Firebreak code on it.
+		if err := confineThread(ruleset); err != nil {
+			started <- fmt.Errorf("sandbox: %w", err)
+			return
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	waited <- cmd.Wait()
+}
+
 // drainDelay bounds the wait for the output pipe to close after the process
 // group is gone.
 const drainDelay = 500 * time.Millisecond
@@ -301,7 +409,10 @@ func (r *Runner) shellPath() (string, error) {
 	return p, nil
 }
 
-func (r *Runner) environ(params map[string]string) []string {
+// environ builds the step's environment. dir, when set, is the working
+// directory: it becomes $FB_STEP_DIR and, unless configuration sets one,
+// $TMPDIR, the one place a sandboxed step can write temporary files.
+func (r *Runner) environ(params map[string]string, dir string) []string {
 	getenv := r.Getenv
 	if getenv == nil {
 		getenv = os.Getenv
@@ -326,6 +437,12 @@ func (r *Runner) environ(params map[string]string) []string {
 	}
 	if _, ok := env["PATH"]; !ok {
 		env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+	}
+	if dir != "" {
+		env[StepDirVar] = dir
+		if _, fixed := r.Env["TMPDIR"]; !fixed {
+			env["TMPDIR"] = dir
+		}
 	}
 	out := make([]string, 0, len(env))
 	for _, k := range sortedKeys(env) {

@@ -232,7 +232,7 @@ func TestCleanEnvironment(t *testing.T) {
 		Env:     map[string]string{"KUBECONFIG": "/etc/firebreak/kubeconfig", "FB_FIXED": "fixed"},
 	}
 	res := run(t, &r, Request{
-		Script: "env",
+		Script: "env; echo PWD_IS=$(pwd)",
 		Env:    map[string]string{"FB_PARAM_X": "x-value", "FB_FIXED": "from-step"},
 	})
 	if !res.OK() {
@@ -248,7 +248,12 @@ func TestCleanEnvironment(t *testing.T) {
 			t.Errorf("child environment leaks %q:\n%s", leak, res.Output)
 		}
 	}
+	if !strings.HasPrefix(got["PWD_IS"], filepath.Join(os.TempDir(), "firebreak-step-")) {
+		t.Errorf("working directory %q is not a scratch folder", got["PWD_IS"])
+	}
 	want := map[string]string{
+		StepDirVar:      got["PWD_IS"], // for Reap
+		"TMPDIR":        got["PWD_IS"], // the one place a sandboxed step may write
 		"FB_PARAM_X":    "x-value",
 		"EXTRA_ALLOWED": "extra-value",
 		"KUBECONFIG":    "/etc/firebreak/kubeconfig", // configuration beats the parent
@@ -260,7 +265,7 @@ func TestCleanEnvironment(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got[k], w)
 		}
 	}
-	allowed := map[string]bool{"PWD": true, "SHLVL": true, "_": true} // set by bash itself
+	allowed := map[string]bool{"PWD": true, "SHLVL": true, "_": true, "PWD_IS": true, StepDirVar: true} // set by bash itself, the test and Run
 	for _, k := range r.PassEnv {
 		allowed[k] = true
 	}
@@ -330,6 +335,7 @@ func TestValidate(t *testing.T) {
 		{"function import", Request{Script: "true", Env: map[string]string{"BASH_FUNC_x%%": "() { id; }"}}, "BASH_FUNC"},
 		{"not identifier", Request{Script: "true", Env: map[string]string{"FB_A-B": "x"}}, `env["FB_A-B"]`},
 		{"nul in value", Request{Script: "true", Env: map[string]string{"FB_X": "a\x00b"}}, "NUL"},
+		{"step dir marker", Request{Script: "true", Env: map[string]string{StepDirVar: "/"}}, `env["FB_STEP_DIR"]: reserved`},
 	}
 	var r Runner
 	for _, tt := range tests {

@@ -19,12 +19,17 @@
 //   - Every connection is reset with DISCARD ALL before it goes back to the
 //     pool, so nothing a step sets (search_path, role, advisory locks,
 //     prepared statements) leaks into the next step.
+//   - A row larger than the target's MaxBytes (plus headroom for the
+//     message framing) fails the step as it arrives: the connection stops
+//     reading it after its length, is closed and is not returned to the
+//     pool. A huge value is never buffered whole.
 //
-// A block of several ';'-separated statements is split with a lexer that
-// respects quotes, dollar quotes and comments (see splitStatements), and
-// its statements run one after another, in the one transaction, each
-// through the extended protocol. All statements share the request's Args:
-// each gets $1..$n for the highest $n it uses. Statements that end or start
+// A request carries its statements already split, each with its own
+// arguments: the playbook package splits a block with PostgreSQL's parser
+// and classifies exactly those statements. This package never splits or
+// rewrites SQL text. The statements run one after another, in the one
+// transaction, each as one extended-protocol call, which PostgreSQL refuses
+// if the text holds more than one statement. Statements that end or start
 // a transaction (BEGIN, COMMIT, ROLLBACK, END, ABORT, START TRANSACTION,
 // PREPARE TRANSACTION) are refused, since they would escape the step's own
 // transaction. Statements that cannot run inside a transaction block
@@ -33,6 +38,7 @@ package sql
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -45,6 +51,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/firebreak-dev/firebreak/internal/redact"
@@ -58,6 +65,15 @@ const (
 	DefaultMaxBytes         = 4 << 20
 	DefaultMaxConns         = 4
 	DefaultConnectTimeout   = 5 * time.Second
+)
+
+// rowHeadroom is what a wire message may carry beyond MaxBytes of values:
+// a DataRow's framing (4 bytes per column), and row descriptions and
+// notices, which a small MaxBytes must not cut off. Messages are capped at
+// max(MaxBytes, minMessageCap) + rowHeadroom.
+const (
+	rowHeadroom   = 64 << 10
+	minMessageCap = 1 << 20
 )
 
 // clientGrace is added to the server-side timeout for the client-side
@@ -82,7 +98,9 @@ type Target struct {
 	MaxRows int
 	// MaxBytes caps the raw size of the rows kept per statement; 0 means
 	// DefaultMaxBytes. Rows past it are dropped and the result marked
-	// Truncated.
+	// Truncated. A single row too large to keep at all (past MaxBytes and
+	// some headroom) fails the step while it is read, before it is in
+	// memory.
 	MaxBytes int
 	// MaxConns caps the pool. 0 means pool_max_conns from the DSN, or
 	// DefaultMaxConns: a diagnostic tool should not crowd out the
@@ -94,16 +112,23 @@ type Target struct {
 type Request struct {
 	// Target names a configured target.
 	Target string
-	// SQL is the step's text with positional parameters $1..$n.
-	SQL string
-	// Args are the bind parameters. They are sent as data, never spliced.
-	Args []any
+	// Statements run in order, in one transaction.
+	Statements []Statement
 	// ReadOnly runs the step in a READ ONLY transaction that is rolled back.
 	ReadOnly bool
 	// Timeout overrides the target's StatementTimeout when > 0.
 	Timeout time.Duration
 	// MaxRows overrides the target's MaxRows when > 0.
 	MaxRows int
+}
+
+// Statement is one statement of a step, sent as it is.
+type Statement struct {
+	// SQL is exactly one statement, with positional parameters $1..$n.
+	SQL string
+	// Args bind $1..$n, all of them and no more. They are sent as data,
+	// never spliced.
+	Args []any
 }
 
 // Result is what a successful step returned. For a single statement the
@@ -237,6 +262,9 @@ func applyDefaults(tc *Target, cfg *pgxpool.Config) {
 	if cc.ConnectTimeout == 0 {
 		cc.ConnectTimeout = DefaultConnectTimeout
 	}
+	// A DataRow is read whole into memory before MaxBytes can drop it:
+	// refuse a message that large before reading its body.
+	cc.MaxProtocolMessageBodyLen = max(tc.MaxBytes, minMessageCap) + rowHeadroom
 	if _, ok := cc.RuntimeParams["application_name"]; !ok {
 		cc.RuntimeParams["application_name"] = "firebreak"
 	}
@@ -315,19 +343,18 @@ var txControl = map[string]bool{
 
 // Run executes req and returns its result, or an *Error.
 func (t *Targets) Run(ctx context.Context, req Request) (*Result, error) {
-	stmts := splitStatements(req.SQL)
+	stmts := req.Statements
 	switch {
 	case len(stmts) == 0:
-		return nil, invalidf(req.Target, "sql: empty (only whitespace or comments)")
+		return nil, invalidf(req.Target, "statements: none; a step runs at least one")
 	case req.Timeout < 0:
 		return nil, invalidf(req.Target, "timeout: %v is negative", req.Timeout)
 	case req.MaxRows < 0:
 		return nil, invalidf(req.Target, "max_rows: %d is negative", req.MaxRows)
 	}
 	for i, s := range stmts {
-		w1, w2 := leadingWords(s)
-		if txControl[w1] && !(w1 == "rollback" && w2 == "to") || w1 == "prepare" && w2 == "transaction" {
-			e := invalidf(req.Target, "%s is not allowed in a step: the step runs in its own transaction", strings.ToUpper(strings.TrimSpace(w1+" "+w2)))
+		if err := checkStatement(s.SQL); err != nil {
+			e := invalidf(req.Target, "%s", err)
 			if len(stmts) > 1 {
 				e.Statement = i + 1
 			}
@@ -390,23 +417,18 @@ func (t *Targets) Run(ctx context.Context, req Request) (*Result, error) {
 
 	dec := &decoder{m: conn.Conn().TypeMap(), red: t.red}
 	res := &Result{}
-	used := 0
 	for i, stmt := range stmts {
-		sr, n, err := t.execStatement(guard, pgc, dec, stmt, req.Args, lim)
+		sr, err := t.execStatement(guard, pgc, dec, stmt, lim)
 		if err != nil {
 			if e, ok := err.(*Error); ok {
 				e.Target = tg.Name
 			}
 			return fail(err, phaseStatement, i+1)
 		}
-		used = max(used, n)
 		if pgc.TxStatus() != 'T' {
 			return fail(invalidf(tg.Name, "the statement ended the step's transaction"), phaseStatement, i+1)
 		}
 		res.Statements = append(res.Statements, *sr)
-	}
-	if used < len(req.Args) {
-		return fail(invalidf(tg.Name, "args: %d bind parameters given but the SQL uses only %d", len(req.Args), used), phaseStatement, 0)
 	}
 
 	if req.ReadOnly {
@@ -436,20 +458,21 @@ func setLocal(ctx context.Context, pgc *pgconn.PgConn, timeout, lockTimeout, idl
 	return r.Err
 }
 
-// execStatement runs one statement and returns its result and how many of
-// args it used.
-func (t *Targets) execStatement(ctx context.Context, pgc *pgconn.PgConn, dec *decoder, stmt string, args []any, lim limits) (*StatementResult, int, error) {
-	sd, err := pgc.Prepare(ctx, "", stmt, nil)
+// execStatement runs one statement and returns its result.
+func (t *Targets) execStatement(ctx context.Context, pgc *pgconn.PgConn, dec *decoder, stmt Statement, lim limits) (*StatementResult, error) {
+	sd, err := pgc.Prepare(ctx, "", stmt.SQL, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, tooLarge(err, lim)
 	}
-	n := len(sd.ParamOIDs)
-	if n > len(args) {
-		return nil, 0, invalidf("", "args: the SQL uses $%d but %d bind parameters were given", n, len(args))
+	switch n := len(sd.ParamOIDs); {
+	case n > len(stmt.Args):
+		return nil, invalidf("", "args: the SQL uses $%d but %d bind parameters were given", n, len(stmt.Args))
+	case n < len(stmt.Args):
+		return nil, invalidf("", "args: %d bind parameters given but the SQL uses only %d", len(stmt.Args), n)
 	}
 	var eqb pgx.ExtendedQueryBuilder
-	if err := eqb.Build(dec.m, sd, args[:n]); err != nil {
-		return nil, 0, invalidf("", "args: %s", t.red.String(err.Error()))
+	if err := eqb.Build(dec.m, sd, stmt.Args); err != nil {
+		return nil, invalidf("", "args: %s", t.red.String(err.Error()))
 	}
 	formats := make([]int16, len(sd.Fields))
 	cols := make([]string, len(sd.Fields))
@@ -487,7 +510,7 @@ func (t *Targets) execStatement(ctx context.Context, pgc *pgconn.PgConn, dec *de
 	}
 	tag, err := rr.Close()
 	if err != nil {
-		return nil, 0, err
+		return nil, tooLarge(err, lim)
 	}
 	sr.RowsAffected = tag.RowsAffected()
 	sr.Command = tag.String()
@@ -495,7 +518,18 @@ func (t *Targets) execStatement(ctx context.Context, pgc *pgconn.PgConn, dec *de
 	if len(sd.Fields) == 0 {
 		sr.Columns, sr.Rows = nil, nil
 	}
-	return sr, n, nil
+	return sr, nil
+}
+
+// tooLarge explains a message refused for its size. pgconn has already
+// closed the connection, which release then drops from the pool; the
+// server rolls back whatever the step did.
+func tooLarge(err error, lim limits) error {
+	var big *pgproto3.ExceededMaxBodyLenErr
+	if errors.As(err, &big) {
+		return invalidf("", "a row of the result exceeds max_bytes (%d bytes); select fewer or narrower columns", lim.bytes)
+	}
+	return err
 }
 
 func (r *Result) summarize() {
@@ -537,6 +571,45 @@ func release(ctx context.Context, conn *pgxpool.Conn) {
 	conn.Release()
 }
 
+// checkStatement refuses what must not be sent as a statement: text
+// without code, a NUL byte (the protocol ends the text there), and
+// statements that end or start a transaction.
+func checkStatement(stmt string) error {
+	if strings.IndexByte(stmt, 0) >= 0 {
+		return errors.New("sql: contains a NUL byte")
+	}
+	w1, w2 := leadingWords(stmt)
+	switch {
+	case w1 == "" && !hasCode(stmt):
+		return errors.New("sql: empty (only whitespace or comments)")
+	case txControl[w1] && !(w1 == "rollback" && w2 == "to") || w1 == "prepare" && w2 == "transaction":
+		return fmt.Errorf("%s is not allowed in a step: the step runs in its own transaction", strings.ToUpper(strings.TrimSpace(w1+" "+w2)))
+	}
+	return nil
+}
+
+// hasCode reports whether stmt holds anything but whitespace and comments.
+func hasCode(stmt string) bool {
+	for i := 0; i < len(stmt); {
+		c := stmt[i]
+		switch {
+		case c == '-' && i+1 < len(stmt) && stmt[i+1] == '-':
+			j := strings.IndexByte(stmt[i:], '\n')
+			if j < 0 {
+				return false
+			}
+			i += j + 1
+		case c == '/' && i+1 < len(stmt) && stmt[i+1] == '*':
+			i = skipBlockComment(stmt, i)
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			i++
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // leadingWords returns the first two words of a statement, lower-cased,
 // skipping leading comments.
 func leadingWords(stmt string) (string, string) {
@@ -571,4 +644,30 @@ func leadingWords(stmt string) (string, string) {
 func pad(w []string) (string, string) {
 	w = append(w, "", "")
 	return w[0], w[1]
+}
+
+// skipBlockComment returns the index just past the (nested) block comment
+// that opens at i.
+func skipBlockComment(s string, i int) int {
+	depth := 0
+	for j := i; j+1 < len(s); {
+		switch {
+		case s[j] == '/' && s[j+1] == '*':
+			depth++
+			j += 2
+		case s[j] == '*' && s[j+1] == '/':
+			depth--
+			j += 2
+			if depth == 0 {
+				return j
+			}
+		default:
+			j++
+		}
+	}
+	return len(s)
+}
+
+func isIdentChar(c byte) bool {
+	return c == '_' || c == '$' || c >= 0x80 || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

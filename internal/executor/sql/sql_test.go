@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/firebreak-dev/firebreak/examples"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 )
 
@@ -103,6 +104,29 @@ func (b *testBundle) targets(t *testing.T, tweak ...func(*Target)) *Targets {
 	return ts
 }
 
+// q is one statement with its arguments.
+func q(sql string, args ...any) []Statement {
+	return []Statement{{SQL: sql, Args: args}}
+}
+
+// stmts are statements without arguments.
+func stmts(sqls ...string) []Statement {
+	var out []Statement
+	for _, s := range sqls {
+		out = append(out, Statement{SQL: s})
+	}
+	return out
+}
+
+// sqlOf is a request's text, for messages.
+func sqlOf(req Request) string {
+	var parts []string
+	for _, s := range req.Statements {
+		parts = append(parts, s.SQL)
+	}
+	return strings.Join(parts, "; ")
+}
+
 func mustRun(t *testing.T, ts *Targets, req Request) *Result {
 	t.Helper()
 	if req.Target == "" {
@@ -110,7 +134,7 @@ func mustRun(t *testing.T, ts *Targets, req Request) *Result {
 	}
 	res, err := ts.Run(context.Background(), req)
 	if err != nil {
-		t.Fatalf("Run(%q): %v", req.SQL, err)
+		t.Fatalf("Run(%q): %v", sqlOf(req), err)
 	}
 	return res
 }
@@ -122,11 +146,11 @@ func runErr(t *testing.T, ts *Targets, req Request) *Error {
 	}
 	res, err := ts.Run(context.Background(), req)
 	if err == nil {
-		t.Fatalf("Run(%q) succeeded with %+v, want an error", req.SQL, res)
+		t.Fatalf("Run(%q) succeeded with %+v, want an error", sqlOf(req), res)
 	}
 	var e *Error
 	if !errors.As(err, &e) {
-		t.Fatalf("Run(%q) error %T %v, want *Error", req.SQL, err, err)
+		t.Fatalf("Run(%q) error %T %v, want *Error", sqlOf(req), err, err)
 	}
 	return e
 }
@@ -161,7 +185,7 @@ func TestReadStepCannotWrite(t *testing.T) {
 		{"set read write", "SET TRANSACTION READ WRITE", "transaction read-write mode must be set before any query"},
 	}
 	for _, tt := range tests {
-		e := runErr(t, ts, Request{SQL: tt.sql, ReadOnly: true})
+		e := runErr(t, ts, Request{Statements: q(tt.sql), ReadOnly: true})
 		if !strings.Contains(e.Error(), tt.want) {
 			t.Errorf("%s: error %q, want it to contain %q", tt.name, e.Error(), tt.want)
 		}
@@ -177,7 +201,7 @@ func TestReadStepCannotWrite(t *testing.T) {
 	}
 
 	// The same UPDATE as a write step commits.
-	res := mustRun(t, ts, Request{SQL: "UPDATE campaigns SET status = 'PAUSED' WHERE success_rate < 0.8"})
+	res := mustRun(t, ts, Request{Statements: q("UPDATE campaigns SET status = 'PAUSED' WHERE success_rate < 0.8")})
 	if res.RowsAffected != 1 || res.Command != "UPDATE 1" || res.Columns != nil {
 		t.Errorf("write result %+v", res)
 	}
@@ -192,7 +216,7 @@ func TestReadIsRolledBack(t *testing.T) {
 	ts := b.targets(t)
 	// txid_current() assigns the read step's transaction an id even in READ
 	// ONLY mode; its status afterwards shows how the step ended.
-	res := mustRun(t, ts, Request{SQL: "SELECT txid_current()", ReadOnly: true})
+	res := mustRun(t, ts, Request{Statements: q("SELECT txid_current()"), ReadOnly: true})
 	var status string
 	if err := b.admin.QueryRow(context.Background(), "SELECT txid_status($1)", res.Rows[0][0]).Scan(&status); err != nil {
 		t.Fatal(err)
@@ -200,7 +224,7 @@ func TestReadIsRolledBack(t *testing.T) {
 	if status != "aborted" {
 		t.Errorf("read step's transaction is %s, want aborted (rolled back)", status)
 	}
-	res = mustRun(t, ts, Request{SQL: "SELECT txid_current()"})
+	res = mustRun(t, ts, Request{Statements: q("SELECT txid_current()")})
 	if err := b.admin.QueryRow(context.Background(), "SELECT txid_status($1)", res.Rows[0][0]).Scan(&status); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +238,7 @@ func TestStatementTimeout(t *testing.T) {
 	b := setup(t)
 	ts := b.targets(t)
 	start := time.Now()
-	e := runErr(t, ts, Request{SQL: "SELECT pg_sleep(30)", ReadOnly: true, Timeout: time.Second})
+	e := runErr(t, ts, Request{Statements: q("SELECT pg_sleep(30)"), ReadOnly: true, Timeout: time.Second})
 	elapsed := time.Since(start)
 	if e.Kind != KindTimeout || !errors.Is(e, ErrTimeout) || IsRetryable(e) {
 		t.Errorf("kind %s retryable %v, want timeout, not retryable", e.Kind, e.Retryable)
@@ -227,12 +251,12 @@ func TestStatementTimeout(t *testing.T) {
 		t.Errorf("took %v, want about 1s", elapsed)
 	}
 	// The connection is healthy again.
-	if res := mustRun(t, ts, Request{SQL: "SELECT 1 AS one", ReadOnly: true}); res.Rows[0][0] != int64(1) {
+	if res := mustRun(t, ts, Request{Statements: q("SELECT 1 AS one"), ReadOnly: true}); res.Rows[0][0] != int64(1) {
 		t.Errorf("after timeout: %+v", res)
 	}
 	// The target default applies when the request sets none.
 	ts2 := b.targets(t, func(tc *Target) { tc.StatementTimeout = 200 * time.Millisecond })
-	e = runErr(t, ts2, Request{SQL: "SELECT pg_sleep(5)", ReadOnly: true})
+	e = runErr(t, ts2, Request{Statements: q("SELECT pg_sleep(5)"), ReadOnly: true})
 	if !strings.Contains(e.Error(), "statement timed out after 200ms (statement_timeout)") {
 		t.Errorf("target default: %v", e)
 	}
@@ -253,7 +277,7 @@ func TestLockTimeout(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT * FROM users WHERE id = 1 FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
-	e := runErr(t, ts, Request{SQL: "UPDATE users SET is_active = false WHERE id = 1"})
+	e := runErr(t, ts, Request{Statements: q("UPDATE users SET is_active = false WHERE id = 1")})
 	if e.Kind != KindLockTimeout || !e.Retryable || !strings.Contains(e.Error(), "lock wait timed out after 300ms (lock_timeout)") {
 		t.Errorf("got %v (kind %s retryable %v)", e, e.Kind, e.Retryable)
 	}
@@ -269,11 +293,11 @@ func TestRowCap(t *testing.T) {
 		wantRows  int
 		truncated bool
 	}{
-		{"target cap", Request{SQL: "SELECT g FROM generate_series(1, 100000) g"}, 20, true},
-		{"request cap", Request{SQL: "SELECT g FROM generate_series(1, 1000) g", MaxRows: 10}, 10, true},
-		{"exactly the cap", Request{SQL: "SELECT g FROM generate_series(1, 10) g", MaxRows: 10}, 10, false},
-		{"below the cap", Request{SQL: "SELECT g FROM generate_series(1, 3) g"}, 3, false},
-		{"no rows", Request{SQL: "SELECT g FROM generate_series(1, 0) g"}, 0, false},
+		{"target cap", Request{Statements: q("SELECT g FROM generate_series(1, 100000) g")}, 20, true},
+		{"request cap", Request{Statements: q("SELECT g FROM generate_series(1, 1000) g"), MaxRows: 10}, 10, true},
+		{"exactly the cap", Request{Statements: q("SELECT g FROM generate_series(1, 10) g"), MaxRows: 10}, 10, false},
+		{"below the cap", Request{Statements: q("SELECT g FROM generate_series(1, 3) g")}, 3, false},
+		{"no rows", Request{Statements: q("SELECT g FROM generate_series(1, 0) g")}, 0, false},
 	}
 	for _, tt := range tests {
 		tt.req.ReadOnly = true
@@ -289,13 +313,13 @@ func TestRowCap(t *testing.T) {
 		}
 	}
 	// The whole result was read: the command tag counts every row.
-	res := mustRun(t, ts, Request{SQL: "SELECT g FROM generate_series(1, 500) g", ReadOnly: true})
+	res := mustRun(t, ts, Request{Statements: q("SELECT g FROM generate_series(1, 500) g"), ReadOnly: true})
 	if res.RowsAffected != 500 || res.Command != "SELECT 500" {
 		t.Errorf("tag %q rows %d", res.Command, res.RowsAffected)
 	}
 
 	small := b.targets(t, func(tc *Target) { tc.MaxBytes = 1000 })
-	res = mustRun(t, small, Request{SQL: "SELECT repeat('x', 300) FROM generate_series(1, 10)", ReadOnly: true})
+	res = mustRun(t, small, Request{Statements: q("SELECT repeat('x', 300) FROM generate_series(1, 10)"), ReadOnly: true})
 	if len(res.Rows) != 3 || !res.Truncated {
 		t.Errorf("byte cap: %d rows truncated %v, want 3 true", len(res.Rows), res.Truncated)
 	}
@@ -322,13 +346,12 @@ func TestHostileBindParameters(t *testing.T) {
 	}
 	for i, v := range values {
 		res := mustRun(t, ts, Request{
-			SQL:  "INSERT INTO jobs (type, status) VALUES ($1, $2) RETURNING type, status",
-			Args: []any{v, v},
+			Statements: q("INSERT INTO jobs (type, status) VALUES ($1, $2) RETURNING type, status", v, v),
 		})
 		if len(res.Rows) != 1 || res.Rows[0][0] != v || res.Rows[0][1] != v {
 			t.Errorf("value %d did not round-trip as data", i)
 		}
-		res = mustRun(t, ts, Request{SQL: "SELECT count(*) FROM jobs WHERE type = $1", Args: []any{v}, ReadOnly: true})
+		res = mustRun(t, ts, Request{Statements: q("SELECT count(*) FROM jobs WHERE type = $1", v), ReadOnly: true})
 		if res.Rows[0][0] != int64(1) {
 			t.Errorf("value %d: lookup found %v rows", i, res.Rows[0][0])
 		}
@@ -341,11 +364,11 @@ func TestHostileBindParameters(t *testing.T) {
 	}
 
 	// A string argument binds to a typed parameter, as alert label values do.
-	res := mustRun(t, ts, Request{SQL: "SELECT $1::bigint + 1, $2::int", Args: []any{"41", "7"}, ReadOnly: true})
+	res := mustRun(t, ts, Request{Statements: q("SELECT $1::bigint + 1, $2::int", "41", "7"), ReadOnly: true})
 	if res.Rows[0][0] != int64(42) || res.Rows[0][1] != int64(7) {
 		t.Errorf("typed binding: %v", res.Rows[0])
 	}
-	e := runErr(t, ts, Request{SQL: "SELECT $1::int", Args: []any{"1; DROP TABLE jobs"}, ReadOnly: true})
+	e := runErr(t, ts, Request{Statements: q("SELECT $1::int", "1; DROP TABLE jobs"), ReadOnly: true})
 	if e.Kind != KindQuery || e.SQLState != "22P02" {
 		t.Errorf("bad integer: %v", e)
 	}
@@ -359,16 +382,16 @@ func TestArgsMismatch(t *testing.T) {
 		req  Request
 		want string
 	}{
-		{Request{SQL: "SELECT $1::text, $2::text", Args: []any{"a"}}, "args: the SQL uses $2 but 1 bind parameters were given"},
-		{Request{SQL: "SELECT $1::text", Args: []any{"a", "b"}}, "args: 2 bind parameters given but the SQL uses only 1"},
-		{Request{SQL: "SELECT 1", Args: []any{"a"}}, "args: 1 bind parameters given but the SQL uses only 0"},
-		{Request{SQL: "SELECT $1::int", Args: []any{struct{ X chan int }{}}}, "args: "},
+		{Request{Statements: q("SELECT $1::text, $2::text", "a")}, "args: the SQL uses $2 but 1 bind parameters were given"},
+		{Request{Statements: q("SELECT $1::text", "a", "b")}, "args: 2 bind parameters given but the SQL uses only 1"},
+		{Request{Statements: q("SELECT 1", "a")}, "args: 1 bind parameters given but the SQL uses only 0"},
+		{Request{Statements: q("SELECT $1::int", struct{ X chan int }{})}, "args: "},
 	}
 	for _, tt := range tests {
 		tt.req.ReadOnly = true
 		e := runErr(t, ts, tt.req)
 		if e.Kind != KindInvalid || !strings.Contains(e.Error(), tt.want) {
-			t.Errorf("%q %v: got %v (%s), want invalid %q", tt.req.SQL, tt.req.Args, e, e.Kind, tt.want)
+			t.Errorf("%+v: got %v (%s), want invalid %q", tt.req.Statements, e, e.Kind, tt.want)
 		}
 	}
 }
@@ -381,15 +404,18 @@ func TestRequestValidation(t *testing.T) {
 		req  Request
 		want string
 	}{
-		{Request{Target: "nope", SQL: "SELECT 1"}, `sql target "nope": target: not configured; configured targets: main`},
-		{Request{Target: "main", SQL: " -- nothing\n"}, "sql: empty"},
-		{Request{Target: "main", SQL: "SELECT 1", Timeout: -time.Second}, "timeout: -1s is negative"},
-		{Request{Target: "main", SQL: "SELECT 1", MaxRows: -1}, "max_rows: -1 is negative"},
-		{Request{Target: "main", SQL: "COMMIT; UPDATE x SET y = 1"}, "statement 1: COMMIT is not allowed in a step"},
-		{Request{Target: "main", SQL: "SELECT 1; begin"}, "statement 2: BEGIN is not allowed"},
-		{Request{Target: "main", SQL: "END"}, "END is not allowed"},
-		{Request{Target: "main", SQL: "start transaction read write"}, "START TRANSACTION is not allowed"},
-		{Request{Target: "main", SQL: "PREPARE TRANSACTION 'x'"}, "PREPARE TRANSACTION is not allowed"},
+		{Request{Target: "nope", Statements: q("SELECT 1")}, `sql target "nope": target: not configured; configured targets: main`},
+		{Request{Target: "main"}, "statements: none"},
+		{Request{Target: "main", Statements: q(" -- nothing\n/* more */")}, "sql: empty"},
+		{Request{Target: "main", Statements: q("SELECT 1 -- \x00 DROP")}, "NUL"},
+		{Request{Target: "main", Statements: q("SELECT 1"), Timeout: -time.Second}, "timeout: -1s is negative"},
+		{Request{Target: "main", Statements: q("SELECT 1"), MaxRows: -1}, "max_rows: -1 is negative"},
+		{Request{Target: "main", Statements: stmts("COMMIT", "UPDATE x SET y = 1")}, "statement 1: COMMIT is not allowed in a step"},
+		{Request{Target: "main", Statements: stmts("SELECT 1", "-- c\n/* d */ begin")}, "statement 2: BEGIN is not allowed"},
+		{Request{Target: "main", Statements: stmts("SELECT 1", " ")}, "statement 2: sql: empty"},
+		{Request{Target: "main", Statements: q("END")}, "END is not allowed"},
+		{Request{Target: "main", Statements: q("start transaction read write")}, "START TRANSACTION is not allowed"},
+		{Request{Target: "main", Statements: q("PREPARE TRANSACTION 'x'")}, "PREPARE TRANSACTION is not allowed"},
 	}
 	for _, tt := range tests {
 		res, err := ts.Run(context.Background(), tt.req)
@@ -455,7 +481,7 @@ func TestConnectionErrorsAreRetryableAndRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ts.Close()
-	_, err = ts.Run(context.Background(), Request{Target: "down", SQL: "SELECT 1", ReadOnly: true})
+	_, err = ts.Run(context.Background(), Request{Target: "down", Statements: q("SELECT 1"), ReadOnly: true})
 	var e *Error
 	if !errors.As(err, &e) || e.Kind != KindConnection || !IsRetryable(err) || !errors.Is(err, ErrConnection) {
 		t.Fatalf("got %v, want a retryable connection error", err)
@@ -479,15 +505,15 @@ func TestOutputsAndErrorsRedacted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ts.Close()
-	res := mustRun(t, ts, Request{SQL: `SELECT $1::text AS v, 'postgres://a:b-pass@h/x' AS "password=Sup3r-Secret!"`, Args: []any{"pw is Sup3r-Secret!"}, ReadOnly: true})
+	res := mustRun(t, ts, Request{Statements: q(`SELECT $1::text AS v, 'postgres://a:b-pass@h/x' AS "password=Sup3r-Secret!"`, "pw is Sup3r-Secret!"), ReadOnly: true})
 	if res.Rows[0][0] != "pw is xxxxx" || res.Rows[0][1] != "postgres://a:xxxxx@h/x" || res.Columns[1] != "password=xxxxx" {
 		t.Errorf("not redacted: %v %v", res.Columns, res.Rows)
 	}
-	res = mustRun(t, ts, Request{SQL: `SELECT '{"user": "a", "password": "hunter2"}'::jsonb, '{"api_token": 12345678}'::json`, ReadOnly: true})
+	res = mustRun(t, ts, Request{Statements: q(`SELECT '{"user": "a", "password": "hunter2"}'::jsonb, '{"api_token": 12345678}'::json`), ReadOnly: true})
 	if got, _ := json.Marshal(res.Rows[0]); string(got) != `[{"password":"xxxxx","user":"a"},"{\"api_token\": xxxxx}"]` {
 		t.Errorf("json not redacted: %s", got)
 	}
-	e := runErr(t, ts, Request{SQL: "SELECT $1::int", Args: []any{"Sup3r-Secret!"}, ReadOnly: true})
+	e := runErr(t, ts, Request{Statements: q("SELECT $1::int", "Sup3r-Secret!"), ReadOnly: true})
 	if strings.Contains(e.Error(), "Sup3r-Secret") || !strings.Contains(e.Error(), "xxxxx") {
 		t.Errorf("error not redacted: %v", e)
 	}
@@ -500,7 +526,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
-	_, err := ts.Run(ctx, Request{Target: "main", SQL: "SELECT pg_sleep(30) /* " + b.schema + " */", ReadOnly: true})
+	_, err := ts.Run(ctx, Request{Target: "main", Statements: q("SELECT pg_sleep(30) /* " + b.schema + " */"), ReadOnly: true})
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, ErrCanceled) || IsRetryable(err) {
 		t.Fatalf("err %v, want canceled", err)
 	}
@@ -526,8 +552,8 @@ func TestSessionIsResetBetweenSteps(t *testing.T) {
 	b := setup(t)
 	b.exec(t, "CREATE TABLE t (v int)")
 	ts := b.targets(t, func(tc *Target) { tc.MaxConns = 1 }) // one connection, reused
-	mustRun(t, ts, Request{SQL: "SET search_path = pg_catalog; SELECT pg_advisory_lock(4242); PREPARE p AS SELECT 1"})
-	res := mustRun(t, ts, Request{SQL: "SELECT current_setting('search_path'), (SELECT count(*) FROM pg_prepared_statements)", ReadOnly: true})
+	mustRun(t, ts, Request{Statements: stmts("SET search_path = pg_catalog", "SELECT pg_advisory_lock(4242)", "PREPARE p AS SELECT 1")})
+	res := mustRun(t, ts, Request{Statements: q("SELECT current_setting('search_path'), (SELECT count(*) FROM pg_prepared_statements)"), ReadOnly: true})
 	if res.Rows[0][0] != b.schema || res.Rows[0][1] != int64(0) {
 		t.Errorf("session state leaked: %v", res.Rows[0])
 	}
@@ -536,7 +562,7 @@ func TestSessionIsResetBetweenSteps(t *testing.T) {
 		t.Errorf("advisory lock still held: %v %v", got, err)
 	}
 	b.exec(t, "SELECT pg_advisory_unlock(4242)")
-	res = mustRun(t, ts, Request{SQL: "SHOW application_name", ReadOnly: true})
+	res = mustRun(t, ts, Request{Statements: q("SHOW application_name"), ReadOnly: true})
 	if res.Rows[0][0] != "firebreak" {
 		t.Errorf("application_name = %v", res.Rows[0][0])
 	}
@@ -548,13 +574,12 @@ func TestMultiStatement(t *testing.T) {
 	b.exec(t, "CREATE TABLE jobs (id int PRIMARY KEY, status text); INSERT INTO jobs SELECT g, 'RUNNING' FROM generate_series(1, 5) g")
 	ts := b.targets(t)
 
-	res := mustRun(t, ts, Request{
-		SQL: `-- requeue stuck jobs
-UPDATE jobs SET status = $1 WHERE id <= $2;
-SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status;
-UPDATE jobs SET status = 'X; not a split' WHERE id = 5 AND status <> $1`,
-		Args: []any{"PENDING", 3},
-	})
+	// Each statement has its own arguments, numbered from $1.
+	res := mustRun(t, ts, Request{Statements: []Statement{
+		{SQL: "UPDATE jobs SET status = $1 WHERE id <= $2", Args: []any{"PENDING", 3}},
+		{SQL: "SELECT status, count(*) FROM jobs GROUP BY status ORDER BY status"},
+		{SQL: "UPDATE jobs SET status = 'X; not a split' WHERE id = 5 AND status <> $1", Args: []any{"PENDING"}},
+	}})
 	if len(res.Statements) != 3 || res.RowsAffected != 4 || res.Command != "UPDATE 1" {
 		t.Fatalf("result %+v", res)
 	}
@@ -566,7 +591,7 @@ UPDATE jobs SET status = 'X; not a split' WHERE id = 5 AND status <> $1`,
 	}
 
 	// A failure in statement 2 rolls back statement 1.
-	e := runErr(t, ts, Request{SQL: "UPDATE jobs SET status = 'DONE'; SELECT 1/0"})
+	e := runErr(t, ts, Request{Statements: stmts("UPDATE jobs SET status = 'DONE'", "SELECT 1/0")})
 	if e.Statement != 2 || e.SQLState != "22012" || !strings.Contains(e.Error(), "statement 2: division by zero") {
 		t.Errorf("error %v", e)
 	}
@@ -574,9 +599,154 @@ UPDATE jobs SET status = 'X; not a split' WHERE id = 5 AND status <> $1`,
 		t.Errorf("statement 1 was committed")
 	}
 	// A read block is checked statement by statement too.
-	e = runErr(t, ts, Request{SQL: "SELECT 1; DELETE FROM jobs", ReadOnly: true})
+	e = runErr(t, ts, Request{Statements: stmts("SELECT 1", "DELETE FROM jobs"), ReadOnly: true})
 	if e.Kind != KindReadOnly || e.Statement != 2 {
 		t.Errorf("error %v", e)
+	}
+}
+
+// TestStatementsAreSentAsGiven checks that the server receives exactly the
+// request's statements, one call each, with their own arguments: the
+// executor neither splits nor joins them.
+func TestStatementsAreSentAsGiven(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ts := b.targets(t)
+
+	res := mustRun(t, ts, Request{ReadOnly: true, Statements: []Statement{
+		{SQL: "SELECT $1::text AS a, current_query() AS q", Args: []any{"first"}},
+		{SQL: "SELECT $$x; SELECT 'y'$$ AS b, $1::int + 1 AS n, current_query() AS q", Args: []any{41}},
+		{SQL: "SELECT E'it\\'s; not a split' AS c, /* a /* nested; */ comment */ current_query() AS q"},
+	}})
+	want := []struct {
+		col string
+		val any
+		sql string
+	}{
+		{"a", "first", "SELECT $1::text AS a, current_query() AS q"},
+		{"b", "x; SELECT 'y'", "SELECT $$x; SELECT 'y'$$ AS b, $1::int + 1 AS n, current_query() AS q"},
+		{"c", "it's; not a split", "SELECT E'it\\'s; not a split' AS c, /* a /* nested; */ comment */ current_query() AS q"},
+	}
+	if len(res.Statements) != len(want) {
+		t.Fatalf("%d statement results, want %d: %+v", len(res.Statements), len(want), res)
+	}
+	for i, w := range want {
+		sr := res.Statements[i]
+		if sr.Columns[0] != w.col || sr.Rows[0][0] != w.val {
+			t.Errorf("statement %d: %v %v, want %s = %v", i+1, sr.Columns, sr.Rows, w.col, w.val)
+		}
+		// current_query() is the text the server was sent for this call.
+		if got := sr.Rows[0][len(sr.Rows[0])-1]; got != w.sql {
+			t.Errorf("statement %d: the server received %q, want %q", i+1, got, w.sql)
+		}
+	}
+	if res.Statements[1].Rows[0][1] != int64(42) {
+		t.Errorf("statement 2 did not get its own argument: %v", res.Statements[1].Rows[0])
+	}
+
+	// Two statements in one Statement are refused by the server, not split.
+	e := runErr(t, ts, Request{Statements: q("SELECT 1; SELECT 2"), ReadOnly: true})
+	if e.Kind != KindQuery || e.SQLState != "42601" || !strings.Contains(e.Error(), "cannot insert multiple commands") {
+		t.Errorf("two statements in one: %v", e)
+	}
+}
+
+// TestClassifiedStatementsRun runs blocks a naive splitter would cut
+// differently through the playbook package and the executor: the server
+// receives, one call each, exactly the statements that were classified.
+func TestClassifiedStatementsRun(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ts := b.targets(t)
+	tests := []struct {
+		name string
+		sql  string
+		risk playbook.Risk
+	}{
+		{"read", `SELECT $fn$ a; $$ b; $fn$ AS d, current_query() AS q;
+SELECT E'it\'s; still one' AS e, $label AS l, current_query() AS q;
+/* a /* nested; */ comment; */ SELECT 'x;y' AS f, current_query() AS q;
+SELECT 1 AS g, $label AS l, current_query() AS q -- trailing; comment`, playbook.RiskRead},
+		{"write", `CREATE FUNCTION fb_two() RETURNS int LANGUAGE sql
+BEGIN ATOMIC
+  SELECT 1;
+  SELECT 2;
+END;
+SELECT fb_two() AS two, current_query() AS q`, playbook.RiskWrite},
+	}
+	for _, tt := range tests {
+		st, err := playbook.StepFromText("sql", tt.sql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Risk != tt.risk {
+			t.Fatalf("%s: risk %s, want %s", tt.name, st.Risk, tt.risk)
+		}
+		r, err := st.Bind(map[string]string{"label": "v"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := Request{ReadOnly: st.Risk == playbook.RiskRead}
+		for _, s := range r.Statements {
+			req.Statements = append(req.Statements, Statement{SQL: s.SQL, Args: s.Args})
+		}
+		res := mustRun(t, ts, req)
+		if len(res.Statements) != len(st.Commands) {
+			t.Fatalf("%s: %d statements ran, %d were classified", tt.name, len(res.Statements), len(st.Commands))
+		}
+		for i, c := range st.Commands {
+			sr := res.Statements[i]
+			if len(sr.Rows) == 0 {
+				continue // CREATE FUNCTION
+			}
+			got := sr.Rows[0][len(sr.Rows[0])-1]
+			want := strings.ReplaceAll(c.Text, "$label", "$1")
+			if got != want {
+				t.Errorf("%s statement %d: the server received %q, the classifier judged %q", tt.name, i+1, got, c.Text)
+			}
+		}
+		if tt.name == "write" && res.Rows[0][0] != int64(2) {
+			t.Errorf("BEGIN ATOMIC body: %v", res.Rows)
+		}
+	}
+}
+
+// TestRowTooLargeIsRefusedWhileReading runs without t.Parallel: it measures
+// the process's allocations, which other tests would add to.
+func TestRowTooLargeIsRefusedWhileReading(t *testing.T) {
+	b := setup(t)
+	ts := b.targets(t, func(tc *Target) { tc.MaxBytes = 1 << 20; tc.MaxConns = 1 })
+	mustRun(t, ts, Request{Statements: q("SELECT 1"), ReadOnly: true}) // connect first
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	e := runErr(t, ts, Request{Statements: q("SELECT repeat('x', 50000000)"), ReadOnly: true})
+	runtime.ReadMemStats(&after)
+	want := `sql target "main": a row of the result exceeds max_bytes (1048576 bytes); select fewer or narrower columns`
+	if e.Error() != want || e.Kind != KindInvalid || IsRetryable(e) {
+		t.Errorf("error %q (kind %s)\nwant  %q", e.Error(), e.Kind, want)
+	}
+	grew := after.TotalAlloc - before.TotalAlloc
+	if grew > 8<<20 {
+		t.Errorf("the call allocated %d bytes: the row was read into memory", grew)
+	}
+	t.Logf("the refused call allocated %d bytes", grew)
+
+	// The broken connection was dropped; the pool's one slot serves the
+	// next step, and a row within the cap still comes back.
+	res := mustRun(t, ts, Request{Statements: q("SELECT length(repeat('x', 900000)) AS n, repeat('y', 500000) AS s"), ReadOnly: true})
+	if res.Rows[0][0] != int64(900000) || len(res.Rows[0][1].(string)) != 500000 {
+		t.Errorf("after the refusal: %v", res.Rows[0][0])
+	}
+
+	// A write that returns too much is rolled back with the connection.
+	b.exec(t, "CREATE TABLE big (v text)")
+	e = runErr(t, ts, Request{Statements: q("INSERT INTO big VALUES (repeat('z', 3000000)) RETURNING v")})
+	if !strings.Contains(e.Error(), "exceeds max_bytes") {
+		t.Errorf("write: %v", e)
+	}
+	if n := count(t, b, "SELECT count(*) FROM big"); n != 0 {
+		t.Errorf("the write was committed")
 	}
 }
 
@@ -649,7 +819,7 @@ func TestTypeRendering(t *testing.T) {
 	for i, tt := range tests {
 		exprs[i] = "(SELECT " + tt.expr + ")"
 	}
-	res := mustRun(t, ts, Request{SQL: "SELECT " + strings.Join(exprs, ",\n"), ReadOnly: true})
+	res := mustRun(t, ts, Request{Statements: q("SELECT " + strings.Join(exprs, ",\n")), ReadOnly: true})
 	for i, tt := range tests {
 		got, err := json.Marshal(res.Rows[0][i])
 		if err != nil {
@@ -680,7 +850,7 @@ func TestIntervalsMatchPostgres(t *testing.T) {
 	for _, iv := range intervals {
 		vals = append(vals, "(interval '"+iv+"')")
 	}
-	res := mustRun(t, ts, Request{SQL: "SELECT i, i::text FROM (VALUES " + strings.Join(vals, ", ") + ") v(i)", ReadOnly: true})
+	res := mustRun(t, ts, Request{Statements: q("SELECT i, i::text FROM (VALUES " + strings.Join(vals, ", ") + ") v(i)"), ReadOnly: true})
 	for _, row := range res.Rows {
 		if row[0] != row[1] {
 			t.Errorf("interval rendered %q, PostgreSQL says %q", row[0], row[1])
@@ -692,9 +862,9 @@ func TestClose(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ts := b.targets(t)
-	mustRun(t, ts, Request{SQL: "SELECT 1", ReadOnly: true})
+	mustRun(t, ts, Request{Statements: q("SELECT 1"), ReadOnly: true})
 	ts.Close()
-	e := runErr(t, ts, Request{SQL: "SELECT 1", ReadOnly: true})
+	e := runErr(t, ts, Request{Statements: q("SELECT 1"), ReadOnly: true})
 	if !strings.Contains(e.Error(), "closed") {
 		t.Errorf("after Close: %v", e)
 	}
@@ -702,9 +872,10 @@ func TestClose(t *testing.T) {
 }
 
 // TestTelegramPlatformExample loads the example's schema.sql and seed.sql
-// through the executor and runs every SQL step of the reference playbook
-// against them: reads in READ ONLY mode, writes as writes. It also checks
-// that PostgreSQL refuses each write when run as a read.
+// and runs every SQL step of the reference playbook against them as the run
+// engine does: parsed and bound by the playbook package, each statement
+// sent as it was classified. Reads run READ ONLY, writes as writes, and
+// PostgreSQL refuses each write when run as a read.
 func TestTelegramPlatformExample(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -714,52 +885,61 @@ func TestTelegramPlatformExample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustRun(t, ts, Request{SQL: string(text), Timeout: time.Minute})
+		b.exec(t, string(text)) // a script: the admin connection's simple protocol runs it whole
 	}
 
-	fence := regexp.MustCompile("(?s)```sql\n(.*?)```")
-	blocks := fence.FindAllStringSubmatch(string(examples.TelegramPlatformPlaybook), -1)
-	if len(blocks) != 12 {
-		t.Fatalf("found %d sql blocks in the playbook, want 12", len(blocks))
+	pb, err := playbook.Parse(examples.TelegramPlatformPlaybookPath, examples.TelegramPlatformPlaybook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []*playbook.Step
+	for _, pr := range pb.Procedures {
+		for _, tk := range pr.Tasks() {
+			if tk.Step != nil && tk.Step.Executor == playbook.ExecSQL {
+				steps = append(steps, tk.Step)
+			}
+		}
+	}
+	if len(steps) != 12 {
+		t.Fatalf("found %d SQL steps in the playbook, want 12", len(steps))
 	}
 	ran := 0
-	for _, m := range blocks {
-		sql := m[1]
-		switch {
-		case strings.Contains(sql, "slow_table"), strings.Contains(sql, "pg_cancel_backend(pid)"):
+	for _, st := range steps {
+		if st.NeedsEditing || st.Param("pid") != nil {
 			continue // templates the responder fills in by hand
 		}
-		var args []any
-		if strings.Contains(sql, "$license_id") {
-			// The playbook package rewrites placeholders to $n; the alert's
-			// label values arrive as strings.
-			sql = strings.ReplaceAll(sql, "$license_id", "$1")
-			args = []any{"1"}
+		// The alert's label values arrive as strings.
+		r, err := st.Bind(map[string]string{"license_id": "1"})
+		if err != nil || len(r.Missing) > 0 {
+			t.Fatalf("bind %q: %v, missing %v", st.Name, err, r.Missing)
 		}
-		w, _ := leadingWords(sql)
-		write := w == "update" || w == "insert"
+		var req Request
+		for _, s := range r.Statements {
+			req.Statements = append(req.Statements, Statement{SQL: s.SQL, Args: s.Args})
+		}
 		ran++
-		t.Run(fmt.Sprintf("step%02d_%s", ran, w), func(t *testing.T) {
-			if write {
-				e := runErr(t, ts, Request{SQL: sql, Args: args, ReadOnly: true})
-				if e.Kind != KindReadOnly {
+		t.Run(fmt.Sprintf("step%02d_%s", ran, st.Risk), func(t *testing.T) {
+			if st.Risk == playbook.RiskWrite {
+				ro := req
+				ro.ReadOnly = true
+				if e := runErr(t, ts, ro); e.Kind != KindReadOnly {
 					t.Errorf("write run as read: %v, want a read-only refusal", e)
 				}
-				res := mustRun(t, ts, Request{SQL: sql, Args: args})
-				if res.RowsAffected == 0 {
-					t.Errorf("%s\naffected no rows", sql)
+				if res := mustRun(t, ts, req); res.RowsAffected == 0 {
+					t.Errorf("%s\naffected no rows", st.SQL)
 				}
 				return
 			}
-			res := mustRun(t, ts, Request{SQL: sql, Args: args, ReadOnly: true})
-			longRunning := strings.Contains(sql, "interval '1 minute'")
+			req.ReadOnly = true
+			res := mustRun(t, ts, req)
+			longRunning := strings.Contains(st.SQL, "interval '1 minute'")
 			if len(res.Rows) == 0 && !longRunning {
-				t.Errorf("%s\nreturned no rows", sql)
+				t.Errorf("%s\nreturned no rows", st.SQL)
 			}
 			if _, err := json.Marshal(res); err != nil {
 				t.Errorf("result not JSON: %v", err)
 			}
-			t.Logf("%s → %d rows, first %v", strings.Join(strings.Fields(sql), " ")[:40], len(res.Rows), firstRow(res))
+			t.Logf("%s → %d rows, first %v", st.Name, len(res.Rows), firstRow(res))
 		})
 	}
 	if ran != 10 {
@@ -772,4 +952,38 @@ func firstRow(r *Result) []any {
 		return nil
 	}
 	return r.Rows[0]
+}
+
+func TestCheckStatement(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"SELECT 1", ""},
+		{"(SELECT 1)", ""},
+		{"-- c\n/* d */ Rollback TO sp", ""},
+		{"ROLLBACK", "ROLLBACK is not allowed"},
+		{"  commit", "COMMIT is not allowed"},
+		{"/* a /* nested */ */ END", "END is not allowed"},
+		{"abort", "ABORT is not allowed"},
+		{"PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION is not allowed"},
+		{"PREPARE p AS SELECT 1", ""},
+		{"-- only", "sql: empty"},
+		{"/* unterminated", "sql: empty"},
+		{"", "sql: empty"},
+		{"SELECT '\x00'", "NUL byte"},
+	}
+	for _, tt := range tests {
+		err := checkStatement(tt.in)
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("checkStatement(%q) = %v, want %q", tt.in, err, tt.want)
+		}
+	}
+}
+
+func FuzzCheckStatement(f *testing.F) {
+	for _, s := range []string{"SELECT 1", "-- c\nCOMMIT", "/* /* */ */ begin", "E'\\';'", "prepare transaction"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_ = checkStatement(s)
+	})
 }

@@ -377,3 +377,85 @@ func FuzzDecode(f *testing.F) {
 		eventtest.Valid(t, 0, req.Events[0], incident.SourcePagerDuty)
 	})
 }
+
+func TestRoutingKey(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("x", 300<<10)
+	tests := []struct {
+		name, body, want string
+		errs             []string
+	}{
+		{"first", `{"routing_key":"k1","event_action":"trigger"}`, "k1", nil},
+		{"last of a large body", `{"payload":{"summary":"` + big + `","routing_key":"inner"},"links":[{"routing_key":"no"}],"routing_key" : "k2"}`, "k2", nil},
+		{"escaped name and value", "\xef\xbb\xbf {\"routing\\u005fkey\":\"k\\u0033\"}", "k3", nil},
+		{"duplicates: the last wins", `{"routing_key":"a","routing_key":"b"}`, "b", nil},
+		{"escaped quotes before", `{"x":"\"routing_key\":\"no\"","y":[1,true,null,{"z":"}"}],"routing_key":"k4"}`, "k4", nil},
+		{"missing", `{"event_action":"trigger","payload":{"routing_key":"inner"}}`, "", []string{"'routing_key' is missing or blank"}},
+		{"blank", `{"routing_key":"  "}`, "", []string{"'routing_key' is missing or blank"}},
+		{"null", `{"routing_key":null}`, "", []string{"'routing_key' is missing or blank"}},
+		{"number", `{"routing_key":32}`, "", []string{"'routing_key' must be a string, got number"}},
+		{"not JSON", `{"routing_key":`, "", []string{"body: invalid JSON at offset 15: unexpected end of JSON input"}},
+		{"invalid after the key", `{"routing_key":"k",}`, "", []string{"body: invalid JSON at offset 19: invalid character '}' looking for beginning of object key string"}},
+		{"array", `[{"routing_key":"k"}]`, "", []string{"body: must be a JSON object, got array"}},
+		{"empty", " \n", "", []string{"body: is empty; expected a JSON object"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := pagerduty.RoutingKey([]byte(tt.body))
+			if got != tt.want {
+				t.Errorf("key %q, want %q", got, tt.want)
+			}
+			var ie *pagerduty.InvalidEventError
+			switch {
+			case tt.errs == nil && err != nil:
+				t.Errorf("error %v", err)
+			case tt.errs != nil && !errors.As(err, &ie):
+				t.Errorf("got %T %v, want *InvalidEventError", err, err)
+			case tt.errs != nil && !reflect.DeepEqual(ie.Messages(), tt.errs):
+				t.Errorf("messages\n got  %q\n want %q", ie.Messages(), tt.errs)
+			}
+		})
+	}
+}
+
+// The handler checks RoutingKey before Decode: both must read the same key
+// and report the same errors for the body and routing_key.
+func FuzzRoutingKey(f *testing.F) {
+	for _, name := range []string{"trigger.json", "acknowledge.json", "resolve.json"} {
+		if body, err := os.ReadFile("testdata/" + name); err == nil {
+			f.Add(body)
+		}
+	}
+	for _, s := range []string{`{"routing_key":"a","routing_key":"b"}`, `{"routing\u005fkey":"k"}`, "\xef\xbb\xbf\xef\xbb\xbf{}",
+		`{"a":[{"b":"]}\""}],"routing_key":1}`, `{"routing_key":"k"} x`, `null`, `{"routing_key":"\u0000"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		key, kerr := pagerduty.RoutingKey(body)
+		req, derr := pagerduty.Decode(body, now)
+		if derr == nil {
+			if kerr != nil || key != req.RoutingKey {
+				t.Fatalf("Decode read key %q; RoutingKey %q, %v", req.RoutingKey, key, kerr)
+			}
+			return
+		}
+		var die *pagerduty.InvalidEventError
+		errors.As(derr, &die)
+		dm := die.Messages()
+		if kerr == nil {
+			if strings.HasPrefix(dm[0], "body") || strings.HasPrefix(dm[0], "'routing_key'") {
+				t.Fatalf("RoutingKey read %q where Decode says %q", key, dm)
+			}
+			return
+		}
+		var kie *pagerduty.InvalidEventError
+		if !errors.As(kerr, &kie) {
+			t.Fatalf("RoutingKey error %T %v", kerr, kerr)
+		}
+		km := kie.Messages()
+		if len(km) > len(dm) || !reflect.DeepEqual(km, dm[:len(km)]) {
+			t.Fatalf("RoutingKey says %q, Decode %q", km, dm)
+		}
+	})
+}

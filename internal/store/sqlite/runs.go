@@ -14,20 +14,20 @@ import (
 
 const stepCols = `id, run_id, incident_id, position, task_key, section, name, kind, executor, risk, status, reason, auto, queued,
 	language, text, edited, target, namespace, params, needs_editing, approvals, approvers, expires_at, attempts, max_attempts,
-	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at`
+	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at, approvers_rule, proc`
 
 func scanStep(sc scanner) (*run.Step, error) {
 	var (
 		s                                 run.Step
 		kind, exec, risk, status          string
-		params, approvals, result         []byte
+		params, approvals, result, proc   []byte
 		expires, lease, started, finished sql.NullInt64
 		created, updated, timeoutMS       int64
 	)
 	err := sc.Scan(&s.ID, &s.RunID, &s.IncidentID, &s.Position, &s.TaskKey, &s.Section, &s.Name, &kind, &exec, &risk, &status,
 		&s.Reason, &s.Auto, &s.Queued, &s.Language, &s.Text, &s.Edited, &s.Target, &s.Namespace, &params, &s.NeedsEditing,
 		&approvals, &s.Approvers, &expires, &s.Attempts, &s.MaxAttempts, &timeoutMS, &result, &s.Error, &s.Actor, &s.ClaimedBy,
-		&lease, &created, &started, &finished, &updated)
+		&lease, &created, &started, &finished, &updated, &s.ApproversRule, &proc)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +36,9 @@ func scanStep(sc scanner) (*run.Step, error) {
 	s.ExpiresAt, s.LeaseUntil = fromMicros(expires), fromMicros(lease)
 	s.StartedAt, s.FinishedAt = fromMicros(started), fromMicros(finished)
 	s.CreatedAt, s.UpdatedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
+	if err := store.SetStepProc(&s, proc); err != nil {
+		return nil, err
+	}
 	return &s, store.SetStepBlobs(&s, params, approvals, result)
 }
 
@@ -45,7 +48,8 @@ func stepArgs(s *run.Step) []any {
 		string(s.Status), s.Reason, s.Auto, s.Queued, s.Language, s.Text, s.Edited, s.Target, s.Namespace, store.NullBytes(params),
 		s.NeedsEditing, store.NullBytes(approvals), s.Approvers, nullMicros(s.ExpiresAt), s.Attempts, s.MaxAttempts,
 		s.Timeout.Milliseconds(), store.NullBytes(result), s.Error, s.Actor, s.ClaimedBy, nullMicros(s.LeaseUntil),
-		micros(s.CreatedAt), nullMicros(s.StartedAt), nullMicros(s.FinishedAt), micros(s.UpdatedAt)}
+		micros(s.CreatedAt), nullMicros(s.StartedAt), nullMicros(s.FinishedAt), micros(s.UpdatedAt),
+		s.ApproversRule, store.NullBytes(store.StepProc(s))}
 }
 
 func (t *txn) InsertRun(ctx context.Context, r *run.Run) error {
@@ -58,7 +62,7 @@ func (t *txn) InsertSteps(ctx context.Context, steps []*run.Step) error {
 	stmt, err := t.tx.PrepareContext(ctx, `INSERT INTO steps (run_id, incident_id, position, task_key, section, name, kind, executor,
 		risk, status, reason, auto, queued, language, text, edited, target, namespace, params, needs_editing, approvals, approvers,
 		expires_at, attempts, max_attempts, timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at,
-		finished_at, updated_at) VALUES (`+placeholders(35)+`) RETURNING id`)
+		finished_at, updated_at, approvers_rule, proc) VALUES (`+placeholders(37)+`) RETURNING id`)
 	if err != nil {
 		return err
 	}
@@ -87,7 +91,7 @@ func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
 		name = ?, kind = ?, executor = ?, risk = ?, status = ?, reason = ?, auto = ?, queued = ?, language = ?, text = ?, edited = ?,
 		target = ?, namespace = ?, params = ?, needs_editing = ?, approvals = ?, approvers = ?, expires_at = ?, attempts = ?,
 		max_attempts = ?, timeout_ms = ?, result = ?, error = ?, actor = ?, claimed_by = ?, lease_until = ?, created_at = ?,
-		started_at = ?, finished_at = ?, updated_at = ? WHERE id = ?`)
+		started_at = ?, finished_at = ?, updated_at = ?, approvers_rule = ?, proc = ? WHERE id = ?`)
 	if err != nil {
 		return err
 	}
