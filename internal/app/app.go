@@ -4,15 +4,19 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +84,9 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data_dir: create %s: %w", c.DataDir, err)
+	}
+	if err := protectDataDir(ctx, log, &c); err != nil {
+		return err
 	}
 	st, err := OpenStore(ctx, &c)
 	if err != nil {
@@ -227,4 +234,50 @@ func redactURL(u string) string {
 		}
 	}
 	return u
+}
+
+// protectDataDir keeps the data directory 0700, and the admin token and a
+// SQLite database 0600, tightening what an older version, a copy or a
+// restore left open to other users. A data directory that cannot be
+// changed (a volume this user does not own) or that is shared by design (a
+// sticky directory such as /tmp) is left as it is with a warning: the files
+// in it are private either way.
+func protectDataDir(ctx context.Context, log *slog.Logger, c *config.Config) error {
+	tighten := func(path string, mode os.FileMode) (os.FileMode, error) {
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			return 0, err
+		}
+		if fi.IsDir() && fi.Mode()&os.ModeSticky != 0 {
+			return 0, fmt.Errorf("%s is a shared directory (mode %s)", path, fi.Mode())
+		}
+		return fi.Mode().Perm(), os.Chmod(path, mode)
+	}
+	logTightened := func(path string, from, to os.FileMode) {
+		log.InfoContext(ctx, "tightened file mode", "path", path, "from", fmt.Sprintf("%04o", from), "to", fmt.Sprintf("%04o", to))
+	}
+	if from, err := tighten(c.DataDir, 0o700); err != nil {
+		log.WarnContext(ctx, "data_dir is open to other users and stays so", "path", c.DataDir, "err", err)
+	} else if from != 0 {
+		logTightened(c.DataDir, from, 0o700)
+	}
+	token := filepath.Join(c.DataDir, "admin-token")
+	if from, err := tighten(token, 0o600); err != nil {
+		return fmt.Errorf("data_dir: restrict %s to mode 0600: %w", token, err)
+	} else if from != 0 {
+		logTightened(token, from, 0o600)
+	}
+	if url := c.DatabaseURL(); !config.IsPostgres(url) {
+		changed, err := sqlite.Protect(strings.TrimPrefix(url, "sqlite:"))
+		if err != nil {
+			return fmt.Errorf("db: %w", err)
+		}
+		for _, path := range slices.Sorted(maps.Keys(changed)) {
+			logTightened(path, changed[path], sqlite.FileMode)
+		}
+	}
+	return nil
 }

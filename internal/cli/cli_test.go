@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,16 +37,21 @@ func (s *syncBuffer) String() string {
 }
 
 type server struct {
-	url, dataDir string
-	stop         func() error
-	stdout       *syncBuffer
+	url, dataDir   string
+	stop           func() error
+	stdout, stderr *syncBuffer
 }
 
 // serve runs `firebreak serve` in process on a free port with its own data
 // directory and waits until it is ready.
 func serve(t *testing.T) *server {
 	t.Helper()
-	dataDir := filepath.Join(t.TempDir(), "data")
+	return serveAt(t, filepath.Join(t.TempDir(), "data"))
+}
+
+// serveAt is serve on the given data directory.
+func serveAt(t *testing.T, dataDir string) *server {
+	t.Helper()
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -61,7 +68,7 @@ func serve(t *testing.T) *server {
 			resp, err := http.Get(m[1] + "/readyz")
 			if err == nil && resp.StatusCode == 200 {
 				resp.Body.Close()
-				s := &server{url: m[1], dataDir: dataDir, stdout: out}
+				s := &server{url: m[1], dataDir: dataDir, stdout: out, stderr: errOut}
 				s.stop = func() error { cancel(); <-done; return serveErr }
 				t.Cleanup(func() { cancel(); <-done })
 				return s
@@ -224,5 +231,99 @@ func TestPlaybookCommands(t *testing.T) {
 	err := cli.Run(context.Background(), []string{"playbook", "lint", bad}, env)
 	if err == nil || !regexp.MustCompile(`bad\.md:\d+:\d+: error:`).MatchString(out.String()+errOut.String()) {
 		t.Fatalf("lint of a broken playbook: %v\n%s%s", err, out.String(), errOut.String())
+	}
+}
+
+// Alert text that a terminal would obey reaches it escaped: OSC 52 would
+// write the clipboard, the others move the cursor, recolour or reorder.
+func TestHostileAlertTextIsEscaped(t *testing.T) {
+	s := serve(t)
+	const evil = "\x1b]52;c;SGVsbG8=\x07evil\u009b2J\u202e\x7f"
+	s.run(t, false, "alert", "send", "--name", evil, "--summary", evil+"\nline two", "--service", evil, "--label", "pod="+evil)
+	// The license procedure binds license_id from the alert into its SQL.
+	s.run(t, false, "alert", "send", "--name", "HighLicenseUsage", "--label", "license_id="+evil, "--summary", evil)
+	var steps struct {
+		Steps []struct {
+			ID      int64  `json:"id"`
+			TaskKey string `json:"task_key"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(s.run(t, false, "steps", "list", "2", "--json")), &steps); err != nil {
+		t.Fatal(err)
+	}
+	var analyze string
+	for _, st := range steps.Steps {
+		if st.TaskKey == "investigation/1" {
+			analyze = strconv.FormatInt(st.ID, 10)
+		}
+	}
+	if analyze == "" {
+		t.Fatalf("incident 2 has no investigation/1 step: %+v", steps)
+	}
+	for _, args := range [][]string{
+		{"incidents", "list"}, {"incidents", "show", "1"}, {"incidents", "show", "2"},
+		{"steps", "list", "2"}, {"steps", "show", analyze},
+		{"incidents", "list", "--json"}, {"incidents", "show", "1", "--json"}, {"steps", "show", analyze, "--json"},
+	} {
+		out := s.run(t, false, args...)
+		if i := strings.IndexAny(out, "\x1b\x07\x7f\u009b\u202e"); i >= 0 {
+			t.Errorf("firebreak %s prints a raw %q:\n%s", strings.Join(args, " "), []rune(out[i:])[0], out)
+		}
+		want := `\x1b]52;c;SGVsbG8=\x07evil`
+		if args[len(args)-1] == "--json" {
+			want = `\u001b]52;c;SGVsbG8=\u0007evil\u009b2J\u202e\u007f`
+		}
+		if args[0] == "steps" && args[1] == "list" { // a step list shows no alert text
+			continue
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("firebreak %s does not show the text escaped as %s:\n%s", strings.Join(args, " "), want, out)
+		}
+	}
+}
+
+// The data directory is private: 0700, and its files 0600, whether serve
+// creates them or finds them open to others (from an older version, a copy
+// or a restore).
+func TestDataFilesArePrivate(t *testing.T) {
+	modes := func(s *server) map[string]os.FileMode {
+		got := map[string]os.FileMode{}
+		for _, name := range []string{"", "admin-token", "firebreak.db", "firebreak.db-wal", "firebreak.db-shm"} {
+			fi, err := os.Stat(filepath.Join(s.dataDir, name))
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got[name] = fi.Mode().Perm()
+		}
+		return got
+	}
+	want := map[string]os.FileMode{"": 0o700, "admin-token": 0o600, "firebreak.db": 0o600, "firebreak.db-wal": 0o600, "firebreak.db-shm": 0o600}
+
+	fresh := serve(t)
+	if got := modes(fresh); !reflect.DeepEqual(got, want) {
+		t.Errorf("modes of a new data directory: %v, want %v", got, want)
+	}
+	fresh.stop()
+
+	dir := filepath.Join(t.TempDir(), "firebreak-data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"admin-token", "firebreak.db"} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(dir, 0o755) // whatever the umask
+	os.Chmod(filepath.Join(dir, "admin-token"), 0o644)
+	os.Chmod(filepath.Join(dir, "firebreak.db"), 0o644)
+	s := serveAt(t, dir)
+	if got := modes(s); !reflect.DeepEqual(got, want) {
+		t.Errorf("modes of a data directory that was open to others: %v, want %v", got, want)
+	}
+	for _, name := range []string{"firebreak-data", "admin-token", "firebreak.db"} {
+		if !regexp.MustCompile(`level=INFO msg="tightened file mode" path=\S*` + name + ` from=06?44 to=0[67]00`).MatchString(s.stderr.String()) {
+			t.Errorf("no INFO line says %s was tightened:\n%s", name, s.stderr.String())
+		}
 	}
 }

@@ -49,7 +49,7 @@ func newTokenCmd(env *Env, g *globals) *cobra.Command {
 			if err != nil || g.json {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "Created %s token %q (id %d). It is shown once; store it now:\n  %s\n", out.Role, out.Name, out.ID, out.Key)
+			fmt.Fprintf(env.Stdout, "Created %s token %q (id %d). It is shown once; store it now:\n  %s\n", cell(string(out.Role)), out.Name, out.ID, cell(out.Key))
 			return nil
 		},
 	}
@@ -73,7 +73,7 @@ func newIntegrationCmd(env *Env, g *globals) *cobra.Command {
 				return err
 			}
 			path := "/api/v1/ingest/" + source
-			fmt.Fprintf(env.Stdout, "Created %s integration %q (id %d). The key is shown once; store it now:\n  %s\n\n", out.Source, out.Name, out.ID, out.Key)
+			fmt.Fprintf(env.Stdout, "Created %s integration %q (id %d). The key is shown once; store it now:\n  %s\n\n", cell(string(out.Source)), out.Name, out.ID, cell(out.Key))
 			if source == "pagerduty" {
 				fmt.Fprintf(env.Stdout, "Send events to %s/v2/enqueue with this key as routing_key.\n", c.base)
 			} else {
@@ -114,7 +114,7 @@ func listCmd(env *Env, g *globals, path, key string) *cobra.Command {
 				if !t.RevokedAt.IsZero() {
 					state = "revoked " + t.RevokedAt.Format(time.DateTime)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s…\t%s\t%s\n", t.ID, t.Name, t.Role, dash(string(t.Source)), t.Prefix, t.CreatedAt.Format(time.DateTime), state)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s…\t%s\t%s\n", t.ID, cell(t.Name), cell(string(t.Role)), dash(string(t.Source)), cell(t.Prefix), t.CreatedAt.Format(time.DateTime), state)
 			}
 			return tw.Flush()
 		},
@@ -144,11 +144,12 @@ func revokeCmd(env *Env, g *globals, path string) *cobra.Command {
 	}
 }
 
+// dash is cell, with "-" for nothing.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return cell(s)
 }
 
 func newIncidentsCmd(env *Env, g *globals) *cobra.Command {
@@ -189,14 +190,14 @@ func newIncidentsCmd(env *Env, g *globals) *cobra.Command {
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSTATUS\tSEVERITY\tSERVICE\tALERTS\tSTARTED\tRESPONDER\tTITLE")
 			for _, i := range out.Incidents {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i.ID, i.Status, i.Severity, dash(i.Service),
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", i.ID, cell(string(i.Status)), cell(string(i.Severity)), dash(i.Service),
 					i.FiringCount, i.AlertCount, ago(i.StartedAt), dash(i.Responder), clip(i.Title, 60))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			if out.NextCursor != "" {
-				fmt.Fprintf(env.Stdout, "\nMore: firebreak incidents list --cursor %s\n", out.NextCursor)
+				fmt.Fprintf(env.Stdout, "\nMore: firebreak incidents list --cursor %s\n", cell(out.NextCursor))
 			}
 			return nil
 		},
@@ -312,7 +313,7 @@ func actionCmd(env *Env, g *globals, use, short, path string, body func([]string
 			if g.json {
 				return printJSON(env, out)
 			}
-			fmt.Fprintf(env.Stdout, "Incident %d is %s: %s\n", out.Incident.ID, out.Incident.Status, out.Incident.Title)
+			fmt.Fprintf(env.Stdout, "Incident %d is %s: %s\n", out.Incident.ID, cell(string(out.Incident.Status)), cell(out.Incident.Title))
 			return nil
 		},
 	}
@@ -363,11 +364,11 @@ func updateCmd(env *Env, g *globals) *cobra.Command {
 
 func printIncident(env *Env, i *incident.Incident, alerts []incident.Alert, tl []incident.TimelineEntry) {
 	w := env.Stdout
-	fmt.Fprintf(w, "Incident %d: %s\n", i.ID, i.Title)
+	fmt.Fprintf(w, "Incident %d: %s\n", i.ID, cell(i.Title))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "  %s\t%s\n", k, v)
+			fmt.Fprintf(tw, "  %s\t%s\n", k, cell(v))
 		}
 	}
 	row("Status", string(i.Status))
@@ -390,7 +391,7 @@ func printIncident(env *Env, i *incident.Incident, alerts []incident.Alert, tl [
 		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  STATUS\tSEVERITY\tNAME\tCOUNT\tSUMMARY")
 		for _, a := range alerts {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", a.Status, a.Severity, a.Name, a.Count, clip(a.Summary, 70))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\n", cell(string(a.Status)), cell(string(a.Severity)), cell(a.Name), a.Count, clip(a.Summary, 70))
 		}
 		tw.Flush()
 		if len(alerts) < i.AlertCount {
@@ -400,7 +401,7 @@ func printIncident(env *Env, i *incident.Incident, alerts []incident.Alert, tl [
 	if len(tl) > 0 {
 		fmt.Fprintln(w, "\nTimeline:")
 		for _, e := range tl {
-			fmt.Fprintf(w, "  %s  %-10s  %s\n", e.At.Local().Format("15:04:05"), clip(e.Actor, 10), e.Message)
+			fmt.Fprintf(w, "  %s  %-10s  %s\n", e.At.Local().Format("15:04:05"), clip(e.Actor, 10), strings.ReplaceAll(escape(e.Message, true), "\n", "\n    "))
 		}
 	}
 }
@@ -418,12 +419,13 @@ func ago(t time.Time) string {
 	return t.Local().Format("2006-01-02")
 }
 
+// clip is cell for a column of at most n characters (before escaping).
 func clip(s string, n int) string {
 	s = strings.ReplaceAll(s, "\n", " ")
 	if r := []rune(s); len(r) > n {
-		return string(r[:n-1]) + "…"
+		s = string(r[:n-1]) + "…"
 	}
-	return s
+	return cell(s)
 }
 
 func newAlertCmd(env *Env, g *globals) *cobra.Command {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -185,11 +186,18 @@ matches no procedure.`,
 	return cmd
 }
 
+// writeJSON writes v as indented JSON, with the characters a terminal
+// could obey escaped (see jsonSafe).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(jsonSafe(buf.Bytes()))
+	return err
 }
 
 // alertName renders a title as the CamelCase alert name it matches.
@@ -336,14 +344,14 @@ func windowText(win playbook.Window) string {
 }
 
 func showDryRun(w io.Writer, ev incident.Event, res *playbook.DryRunResult) {
-	name := ev.Labels["alertname"]
+	name := cell(ev.Labels["alertname"])
 	if name == "" {
 		name = "(no alertname label)"
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Alert\t%s (%s, %s)\n", name, ev.Source, ev.Status)
 	if !res.Matched {
-		fmt.Fprintf(tw, "Match\tnone: no annotation names it and no procedure title normalises to %q\n", playbook.Normalize(name))
+		fmt.Fprintf(tw, "Match\tnone: no annotation names it and no procedure title normalises to %q\n", playbook.Normalize(ev.Labels["alertname"]))
 		tw.Flush()
 		return
 	}
@@ -385,7 +393,7 @@ func showDryRun(w io.Writer, ev incident.Event, res *playbook.DryRunResult) {
 			if p.Missing {
 				v = "(missing)"
 			}
-			fmt.Fprintf(w, "  param %s (%s) = %s  from %s\n", p.Name, p.Type, v, p.From)
+			fmt.Fprintf(w, "  param %s (%s) = %s  from %s\n", p.Name, p.Type, cell(v), p.From)
 		}
 		r := t.Rendered
 		switch t.Executor {
@@ -411,7 +419,7 @@ func argText(name string, a any) string {
 	if a == nil {
 		return name + " (missing)"
 	}
-	return fmt.Sprintf("%v (%s)", a, name)
+	return fmt.Sprintf("%s (%s)", cell(fmt.Sprint(a)), name)
 }
 
 func kubeText(k playbook.KubeCommand) string {

@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -15,14 +14,31 @@ import (
 )
 
 // Run runs the firebreak command line with args (without the program name).
+// What it prints for people, and the error it returns, have control
+// characters escaped (see escape).
 func Run(ctx context.Context, args []string, env *Env) error {
-	root := newRoot(env)
+	out := &termWriter{w: env.Stdout}
+	root := newRoot(env, out)
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
 	root.SetErr(env.Stderr)
-	return root.ExecuteContext(ctx)
+	err := root.ExecuteContext(ctx)
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return &escapedError{err}
+	}
+	return nil
 }
+
+// escapedError shows an error's text, which may quote the server or an
+// alert, with control characters escaped.
+type escapedError struct{ err error }
+
+func (e *escapedError) Error() string { return escape(e.err.Error(), true) }
+func (e *escapedError) Unwrap() error { return e.err }
 
 // globals are the flags every client command shares.
 type globals struct {
@@ -30,7 +46,12 @@ type globals struct {
 	json       bool
 }
 
-func newRoot(env *Env) *cobra.Command {
+func newRoot(env *Env, out *termWriter) *cobra.Command {
+	// The client and playbook commands print data from elsewhere, so
+	// their output goes through out; serve and migrate print only their
+	// own words.
+	term := *env
+	term.Stdout = out
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "firebreak",
@@ -44,13 +65,13 @@ func newRoot(env *Env) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(env),
 		newMigrateCmd(env),
-		newTokenCmd(env, g),
-		newIntegrationCmd(env, g),
-		newIncidentsCmd(env, g),
-		newAlertCmd(env, g),
-		newStepsCmd(env, g),
-		newAutomationCmd(env, g),
-		newPlaybookCmd(env),
+		newTokenCmd(&term, g),
+		newIntegrationCmd(&term, g),
+		newIncidentsCmd(&term, g),
+		newAlertCmd(&term, g),
+		newStepsCmd(&term, g),
+		newAutomationCmd(&term, g),
+		newPlaybookCmd(&term),
 	)
 	return root
 }
@@ -142,10 +163,7 @@ func newMigrateCmd(env *Env) *cobra.Command {
 
 // printJSON writes v as indented JSON.
 func printJSON(env *Env, v any) error {
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
+	return writeJSON(env.Stdout, v)
 }
 
 // parsePairs reads repeated k=v flags.

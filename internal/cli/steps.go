@@ -63,7 +63,7 @@ func newStepsCmd(env *Env, g *globals) *cobra.Command {
 				return nil
 			}
 			for _, r := range out.Runs {
-				fmt.Fprintf(env.Stdout, "Run %d: %s (playbook %s, version %.12s)\n", r.ID, r.ProcedureTitle, r.PlaybookID, r.PlaybookHash)
+				fmt.Fprintf(env.Stdout, "Run %d: %s (playbook %s, version %.12s)\n", r.ID, cell(r.ProcedureTitle), cell(r.PlaybookID), cell(r.PlaybookHash))
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "STEP\tTASK\tKIND\tRISK\tSTATUS\tNAME\tNOTE")
@@ -79,7 +79,7 @@ func newStepsCmd(env *Env, g *globals) *cobra.Command {
 				if s.Result != nil && s.Status == run.StatusSucceeded {
 					note = resultNote(s.Result)
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.TaskKey, kind, dash(string(s.Risk)), s.Status, clip(s.Name, 40), clip(note, 60))
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, cell(s.TaskKey), cell(kind), dash(string(s.Risk)), cell(string(s.Status)), clip(s.Name, 40), clip(note, 60))
 			}
 			return tw.Flush()
 		},
@@ -179,9 +179,9 @@ func decideCmd(env *Env, g *globals, use, short, path string) *cobra.Command {
 			if g.json {
 				return printJSON(env, out)
 			}
-			fmt.Fprintf(env.Stdout, "Step %d (%s): %s", out.Step.ID, out.Step.Name, out.Step.Status)
+			fmt.Fprintf(env.Stdout, "Step %d (%s): %s", out.Step.ID, cell(out.Step.Name), cell(string(out.Step.Status)))
 			if out.Step.Reason != "" {
-				fmt.Fprintf(env.Stdout, ": %s", out.Step.Reason)
+				fmt.Fprintf(env.Stdout, ": %s", cell(out.Step.Reason))
 			}
 			fmt.Fprintln(env.Stdout)
 			return nil
@@ -211,11 +211,11 @@ func resultNote(r *run.Result) string {
 
 func printStep(env *Env, s *stepOut) {
 	w := env.Stdout
-	fmt.Fprintf(w, "Step %d: %s\n", s.ID, s.Name)
+	fmt.Fprintf(w, "Step %d: %s\n", s.ID, cell(s.Name))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(tw, "  %s\t%s\n", k, v)
+			fmt.Fprintf(tw, "  %s\t%s\n", k, cell(v))
 		}
 	}
 	row("Task", s.TaskKey+" ("+s.Section+")")
@@ -234,39 +234,41 @@ func printStep(env *Env, s *stepOut) {
 	tw.Flush()
 	if s.Text != "" {
 		fmt.Fprintln(w, "\nText:")
-		for _, l := range strings.Split(s.Text, "\n") {
-			fmt.Fprintln(w, "  "+l)
-		}
+		fmt.Fprintln(w, text(s.Text, "  "))
 	}
 	if p := s.Preview; p != nil && p.Rendered != nil {
 		r := p.Rendered
 		if r.SQL != "" {
 			fmt.Fprintln(w, "\nAs it will run (values are bind parameters):")
-			fmt.Fprintln(w, "  "+strings.ReplaceAll(r.SQL, "\n", "\n  "))
+			fmt.Fprintln(w, text(r.SQL, "  "))
 			for i, a := range r.Args {
-				fmt.Fprintf(w, "  -- $%d = %v (%s)\n", i+1, a, r.ArgNames[i])
+				fmt.Fprintf(w, "  -- $%d = %s (%s)\n", i+1, cell(fmt.Sprint(a)), cell(r.ArgNames[i]))
 			}
 		} else if r.Script != "" && len(r.Kube) == 0 {
 			fmt.Fprintln(w, "\nAs it will run (values are environment variables):")
-			fmt.Fprintln(w, "  "+strings.ReplaceAll(r.Script, "\n", "\n  "))
+			fmt.Fprintln(w, text(r.Script, "  "))
 			for k, v := range r.Env {
-				fmt.Fprintf(w, "  %s=%q\n", k, v)
+				fmt.Fprintf(w, "  %s=%q\n", cell(k), v)
 			}
 		}
 		if len(r.Missing) > 0 {
-			fmt.Fprintf(w, "\nNeeds a value for: %s (--param name=value)\n", strings.Join(r.Missing, ", "))
+			fmt.Fprintf(w, "\nNeeds a value for: %s (--param name=value)\n", cell(strings.Join(r.Missing, ", ")))
 		}
 	}
 	for _, p := range s.Params {
 		if len(p.Choices) > 0 {
-			fmt.Fprintf(w, "Choices for %s: %s\n", p.Name, strings.Join(p.Choices, ", "))
+			fmt.Fprintf(w, "Choices for %s: %s\n", cell(p.Name), cell(strings.Join(p.Choices, ", ")))
 		}
 	}
 	if r := s.Result; r != nil {
-		fmt.Fprintf(w, "\nResult (%s):\n", resultNote(r))
+		fmt.Fprintf(w, "\nResult (%s):\n", cell(resultNote(r)))
 		if r.Columns != nil {
 			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "  "+strings.ToUpper(strings.Join(r.Columns, "\t")))
+			cols := make([]string, len(r.Columns))
+			for i, c := range r.Columns {
+				cols[i] = clip(strings.ToUpper(c), 50)
+			}
+			fmt.Fprintln(tw, "  "+strings.Join(cols, "\t"))
 			for i, row := range r.Rows {
 				if i == 20 {
 					fmt.Fprintf(tw, "  … %d more rows (--json shows all)\n", len(r.Rows)-20)
@@ -281,12 +283,17 @@ func printStep(env *Env, s *stepOut) {
 			tw.Flush()
 		}
 		if r.Output != "" {
-			fmt.Fprintln(w, "  "+strings.ReplaceAll(strings.TrimRight(r.Output, "\n"), "\n", "\n  "))
+			fmt.Fprintln(w, text(strings.TrimRight(r.Output, "\n"), "  "))
 		}
 		if r.Undo != "" {
-			fmt.Fprintf(w, "  To undo: %s\n", r.Undo)
+			fmt.Fprintf(w, "  To undo: %s\n", cell(r.Undo))
 		}
 	}
+}
+
+// text is multi-line text, escaped, with each line indented.
+func text(s, indent string) string {
+	return indent + strings.ReplaceAll(escape(s, true), "\n", "\n"+indent)
 }
 
 func newAutomationCmd(env *Env, g *globals) *cobra.Command {

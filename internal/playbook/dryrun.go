@@ -86,8 +86,11 @@ func DryRun(lib *Library, labels, annotations map[string]string) (*DryRunResult,
 				for i := range st.Params {
 					prm := &st.Params[i]
 					dp := DryRunParam{Name: prm.Name, Type: prm.Type}
-					if v, src, ok := prm.FromAlert(labels, annotations); ok {
-						if err := prm.Validate(v); err != nil {
+					if v, src, ok := prm.FromAlert(labels, annotations); ok && prm.Interpreted {
+						dp.From = fmt.Sprintf("%s %s (ignored: a nested interpreter parses it, so only a person may give it)", src.Kind, src.Names[0])
+						dp.Missing = true
+					} else if ok {
+						if err := prm.ValidateFromAlert(v); err != nil {
 							dp.From = fmt.Sprintf("%s %s (rejected: %v)", src.Kind, src.Names[0], err)
 							dp.Missing = true
 						} else {

@@ -5,6 +5,13 @@ import (
 	"strings"
 )
 
+// The wrapper StepFromText puts around a text: the text's first line is
+// the document's line editFirstLine, indented by editIndent bytes.
+const (
+	editFirstLine = 6
+	editIndent    = 3
+)
+
 // StepFromText classifies a step's text as if it stood in a playbook under
 // the given fence language: an approver's edit is re-classified exactly as
 // the document's own blocks are, by the same parser.
@@ -29,7 +36,17 @@ func StepFromText(language, text string) (*Step, error) {
 	doc := b.String()
 	pb, err := Parse("edit", []byte(doc))
 	if err != nil {
-		return nil, fmt.Errorf("text: %w", err)
+		// Report positions in the text as sent, not in the wrapper.
+		var msgs []string
+		for _, d := range AsDiagnostics(err) {
+			at := Pos{Line: d.Pos.Line - editFirstLine + 1, Col: max(d.Pos.Col-editIndent, 1)}
+			m := strings.ReplaceAll(d.Message, " at "+d.Pos.String(), "")
+			msgs = append(msgs, fmt.Sprintf("line %s: %s", at, m))
+		}
+		if len(msgs) == 0 {
+			return nil, fmt.Errorf("text: %w", err)
+		}
+		return nil, fmt.Errorf("text: %s", strings.Join(msgs, "; "))
 	}
 	for _, pr := range pb.Procedures {
 		for _, t := range pr.Tasks() {

@@ -507,7 +507,11 @@ func (a *shellAnalyzer) command(c syntax.Command, afterPipe bool) {
 		}
 	case *syntax.FuncDecl:
 		// A function can shadow an allowlisted command; read steps need none.
-		a.softf(c.Pos(), "function definition %s()", c.Name.Value)
+		name := "function"
+		if c.Name != nil {
+			name = c.Name.Value
+		}
+		a.softf(c.Pos(), "function definition %s()", name)
 	case *syntax.ArithmCmd:
 		a.softf(c.Pos(), "arithmetic command %s can run code held in variables", a.text(c))
 	case *syntax.LetClause:
@@ -611,6 +615,8 @@ type flagSpec struct {
 	pairs  map[string]bool   // flags that take two values: jq --arg NAME VALUE
 	digits bool              // -5 is a count (head, tail) or a context (grep)
 	why    map[string]string // refused flags with the reason
+	// check, when set, refuses some literal values of a flag with a reason.
+	check func(flag, value string) string
 }
 
 func newFlagSpec(bools, values string, why map[string]string) *flagSpec {
@@ -702,12 +708,25 @@ type shellOperand struct {
 func (a *shellAnalyzer) scanArgs(cmd string, args []*syntax.Word, spec *flagSpec) (ops []shellOperand, seen map[string]bool, ok bool) {
 	seen = map[string]bool{}
 	end := false
-	value := func(i int) bool { // args[i] is the value of the option before it
+	// checkValue checks the value of flag f, in word w.
+	checkValue := func(w *syntax.Word, f, v string) bool {
+		if spec.check == nil {
+			return true
+		}
+		if why := spec.check(f, v); why != "" {
+			a.softf(w.Pos(), "%s option %s %s %s", cmd, f, strings.ReplaceAll(v, "\x00", "$…"), why)
+			return false
+		}
+		return true
+	}
+	value := func(i int, f string) bool { // args[i] is the value of flag f
 		if i < len(args) {
-			if in := a.word(args[i]); in.split != nil {
+			in := a.word(args[i])
+			if in.split != nil {
 				a.softf(in.split.Pos(), "unquoted expansion %s may split into several arguments", a.text(in.split))
 				return false
 			}
+			return checkValue(args[i], f, in.val)
 		}
 		return true
 	}
@@ -728,7 +747,7 @@ func (a *shellAnalyzer) scanArgs(cmd string, args []*syntax.Word, spec *flagSpec
 			continue
 		}
 		if strings.HasPrefix(v, "--") {
-			name, _, attached := strings.Cut(v, "=")
+			name, val, attached := strings.Cut(v, "=")
 			shown := strings.ReplaceAll(name, "\x00", "$…")
 			switch {
 			case spec.why[name] != "":
@@ -736,15 +755,18 @@ func (a *shellAnalyzer) scanArgs(cmd string, args []*syntax.Word, spec *flagSpec
 				return nil, nil, false
 			case spec.bools[name]:
 			case spec.values[name]:
+				if attached && !checkValue(w, name, val) {
+					return nil, nil, false
+				}
 				if !attached {
 					i++
-					if !value(i) {
+					if !value(i, name) {
 						return nil, nil, false
 					}
 				}
 			case spec.pairs[name] && !attached:
 				i += 2
-				if !value(i-1) || !value(i) {
+				if !value(i-1, "") || !value(i, "") {
 					return nil, nil, false
 				}
 			default:
@@ -769,9 +791,11 @@ func (a *shellAnalyzer) scanArgs(cmd string, args []*syntax.Word, spec *flagSpec
 				seen[f] = true
 				if k == len(v)-1 {
 					i++
-					if !value(i) {
+					if !value(i, f) {
 						return nil, nil, false
 					}
+				} else if !checkValue(w, f, strings.TrimPrefix(v[k+1:], "=")) {
+					return nil, nil, false
 				}
 				k = len(v)
 			default:
@@ -807,9 +831,17 @@ func (a *shellAnalyzer) filter(name string, spec *flagSpec, args []*syntax.Word)
 			a.softf(op.w.Pos(), "%s operand %s names a file (filters may read only standard input)", name, a.text(op.w))
 			return
 		}
+		if name == "jq" && jqOutside.MatchString(op.in.val) {
+			a.softf(op.w.Pos(), "jq filter %s reads the environment or loads modules", a.text(op.w))
+			return
+		}
 		a.operand(name, op, hint, false)
 	}
 }
+
+// jqOutside finds what lets a jq filter read beyond its input: the
+// environment ($ENV, env) and modules (import, include).
+var jqOutside = regexp.MustCompile(`\$ENV|(^|[^.\w$])(env|import|include)\b`)
 
 // operand checks one operand of an allowlisted command: it must not
 // expand to file names, and must not start with a value that could be
@@ -874,7 +906,7 @@ var (
 	kubeReadSpecs = map[string]*flagSpec{
 		"get": kubeSpec(`-A --all-namespaces --show-labels --show-kind --no-headers --ignore-not-found -w --watch
 			--watch-only --output-watch-events --server-print --show-managed-fields`,
-			`-o --output -l --selector --field-selector -L --label-columns --sort-by --chunk-size --template --subresource --raw`),
+			`-o --output -l --selector --field-selector -L --label-columns --sort-by --chunk-size --subresource`),
 		"describe": kubeSpec(`-A --all-namespaces --show-events`, `-l --selector --chunk-size`),
 		"logs": kubeSpec(`-f --follow -p --previous --timestamps --all-containers --prefix --ignore-errors --all-pods`,
 			`-c --container --since --since-time --tail --limit-bytes -l --selector --max-log-requests --pod-running-timeout`),
@@ -887,12 +919,22 @@ var (
 
 func kubeSpec(bools, values string) *flagSpec {
 	s := newFlagSpec(kubeGlobalBools+" "+bools, kubeGlobalValues+" "+values, map[string]string{})
+	s.check = kubeOutputCheck
 	for f, why := range kubeRefused {
 		if !s.bools[f] && !s.values[f] {
 			s.why[f] = why
 		}
 	}
 	return s
+}
+
+// kubeOutputCheck refuses output formats that read a local template file
+// (-o jsonpath-file=PATH, go-template-file, template-file).
+func kubeOutputCheck(flag, value string) string {
+	if (flag == "-o" || flag == "--output") && strings.Contains(strings.SplitN(value, "=", 2)[0], "-file") {
+		return "reads a local file"
+	}
+	return ""
 }
 
 func kubeVerbWhy(verb string) string {

@@ -183,6 +183,13 @@ func TestShellBypasses(t *testing.T) {
 		{"kubectl get pods | grep x 2>&1 >&2 {fd}>/tmp/x", "variable file descriptor"},
 		{"kubectl get pods >&/tmp/x", "redirection to a file (>& /tmp/x)"},
 		{"curl -s http://localhost/health", "curl talks to the network"},
+		{"kubectl get pods -o jsonpath-file=/etc/shadow", "option -o jsonpath-file=/etc/shadow reads a local file"},
+		{"kubectl get pods --output go-template-file=/x", "reads a local file"},
+		{"kubectl get pods -ojsonpath-file=/x", "reads a local file"},
+		{"kubectl get --raw /api/v1/namespaces/x/services/y:80/proxy/admin", "option --raw is not on the read allowlist"},
+		{"kubectl get pods -o json | jq '$ENV'", "jq filter '$ENV' reads the environment"},
+		{"kubectl get pods -o json | jq -n 'env.HOME'", "reads the environment"},
+		{`kubectl get pods -o json | jq 'include "x"; .'`, "loads modules"},
 	}
 	if len(tests) < 25 {
 		t.Fatal("too few shapes")
@@ -243,6 +250,9 @@ func TestShellReads(t *testing.T) {
 		{"time kubectl get pods", ""},
 		{"! kubectl get pods | grep -q Crash", ""},
 		{"oc get pods", "oc get only reads"},
+		{"kubectl get pods -o json | jq '.items[].metadata.labels.env'", ""},
+		{"kubectl get pods -o=jsonpath='{.items[0].metadata.name}' --sort-by=.metadata.name", ""},
+		{"kubectl logs -l app=x --all-containers --prefix --tail=100 | grep -i error | tail -n 50", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.script, func(t *testing.T) {

@@ -261,7 +261,7 @@ func scanPlaceholders(s string) []sqlToken {
 // are numbered after them in order of first appearance, a name used twice
 // getting one number. Values are never put into the text.
 func PositionalSQL(sql string) (string, []string, error) {
-	return positional(sql, lexSQL(sql).Params, nil)
+	return positional(sql, scanPlaceholders(sql), nil)
 }
 
 // positional rewrites the tokens and the extra identifier spans (bare

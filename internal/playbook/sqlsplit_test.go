@@ -169,3 +169,31 @@ func TestBindStatementsNumberedPerStatement(t *testing.T) {
 		t.Errorf("statements\n got %+v\nwant %+v", r.Statements, want)
 	}
 }
+
+// FuzzSplitSQL checks that statement spans are in order, inside the text,
+// hold code, and never cut a placeholder.
+func FuzzSplitSQL(f *testing.F) {
+	for _, s := range []string{"SELECT 1; SELECT 2", "SELECT 'a;b'", "DO $x$ ; $x$", "/* /* */ */;", "E'\\';'",
+		"SELECT $a; SELECT {{ b }};", "SELECT '{{c}}'", "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END",
+		"SELEC 1; SELECT 2", "SELECT 'x", "SELECT 1 \x00; DELETE FROM t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lx := lexSQL(s)
+		prev := 0
+		for _, sp := range lx.Stmts {
+			if sp[0] < prev || sp[1] <= sp[0] || sp[1] > len(s) {
+				t.Fatalf("bad span %v (previous end %d) in %q", sp, prev, s)
+			}
+			prev = sp[1]
+			for _, p := range lx.Params {
+				if p.Start < sp[1] && p.End > sp[0] && (p.Start < sp[0] || p.End > sp[1]) {
+					t.Fatalf("span %v cuts placeholder %+v in %q", sp, p, s)
+				}
+			}
+		}
+		if a := analyzeSQL(s); len(a.Stmts) != len(lx.Stmts) {
+			t.Fatalf("%d statements classified, %d split", len(a.Stmts), len(lx.Stmts))
+		}
+	})
+}

@@ -11,6 +11,9 @@
 //     integration keys (fbi_…), and PEM private key blocks;
 //   - regular expressions from configuration.
 //
+// Secrets and token formats match in any letter case: output that went
+// through `tr a-z A-Z` or a hex dump in capitals still shows no secret.
+//
 // Every match is replaced by [Mask]. A Redactor is immutable and safe for
 // concurrent use; text in which nothing matches is returned as is, without
 // allocating.
@@ -49,9 +52,12 @@ type Config struct {
 // Redactor scrubs secrets from strings, byte slices and log records.
 // The zero value is not usable; use [New] or [Default].
 type Redactor struct {
-	rules   []rule
-	secrets []string // longest first
-	repl    *strings.Replacer
+	rules []rule
+	// lowered holds the secrets with ASCII letters in lower case, for the
+	// cheap check that one may occur; secretRE then finds them in any case.
+	lowered  []string
+	secrets  []string // longest first
+	secretRE *regexp.Regexp
 }
 
 // rule is one pattern. Each submatch listed in groups is masked when it
@@ -63,9 +69,9 @@ type rule struct {
 	// the text (case-insensitively) for the rule to be able to match. They
 	// keep the common no-secret case cheap. Empty means always run.
 	hints []string
-	// prefix, when set, replaces the whole match by prefix+Mask (used for
-	// token formats whose prefix is worth keeping for the reader).
-	prefix string
+	// keep is how many bytes of a whole match to keep before the mask (a
+	// token format's prefix, which tells the reader what was there).
+	keep int
 }
 
 // quotedOrBare matches the value of a key=value pair and captures it in one
@@ -100,15 +106,11 @@ func builtinRules() []rule {
 			hints:  []string{"authorization"},
 		},
 		{
-			// Firebreak API tokens and integration keys.
-			re:     regexp.MustCompile(`\bfbt_[A-Za-z0-9_\-]{6,}`),
-			prefix: "fbt_",
-			hints:  []string{"fbt_"},
-		},
-		{
-			re:     regexp.MustCompile(`\bfbi_[A-Za-z0-9_\-]{6,}`),
-			prefix: "fbi_",
-			hints:  []string{"fbi_"},
+			// Firebreak API tokens and integration keys (fbt_ or fbi_ and
+			// 52 base32 letters), in any case.
+			re:    regexp.MustCompile(`(?i)\bfb[ti]_[a-z0-9_\-]{6,}`),
+			keep:  len("fbt_"),
+			hints: []string{"fbt_", "fbi_"},
 		},
 		{
 			re:    regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)`),
@@ -180,17 +182,30 @@ func (r *Redactor) setSecrets(in []string) {
 		add(url.PathEscape(s))
 		add(url.UserPassword("", s).String()[1:])
 	}
-	// Longest first, so a secret that contains another is scrubbed whole.
+	// Longest first, so a secret that contains another is scrubbed whole:
+	// the alternation takes the first that matches.
 	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
 	r.secrets = out
-	r.repl = nil
+	r.lowered = nil
+	r.secretRE = nil
 	if len(out) > 0 {
-		pairs := make([]string, 0, 2*len(out))
-		for _, s := range out {
-			pairs = append(pairs, s, Mask)
+		quoted := make([]string, len(out))
+		for i, s := range out {
+			quoted[i] = regexp.QuoteMeta(s)
+			r.lowered = append(r.lowered, lowerASCII(s))
 		}
-		r.repl = strings.NewReplacer(pairs...)
+		r.secretRE = regexp.MustCompile(`(?i)(?:` + strings.Join(quoted, "|") + `)`)
 	}
+}
+
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // String returns s with every secret replaced by [Mask]. When nothing
@@ -199,13 +214,8 @@ func (r *Redactor) String(s string) string {
 	if r == nil || s == "" {
 		return s
 	}
-	if r.repl != nil {
-		for _, sec := range r.secrets {
-			if strings.Contains(s, sec) {
-				s = r.repl.Replace(s)
-				break
-			}
-		}
+	if r.secretRE != nil && containsAnyFold(s, r.lowered) {
+		s = r.secretRE.ReplaceAllLiteralString(s, Mask)
 	}
 	for i := range r.rules {
 		ru := &r.rules[i]
@@ -246,8 +256,7 @@ func (ru *rule) apply(s string) (string, bool) {
 	last := 0
 	for _, m := range matches {
 		if ru.groups == nil {
-			b.WriteString(s[last:m[0]])
-			b.WriteString(ru.prefix)
+			b.WriteString(s[last : m[0]+min(ru.keep, m[1]-m[0])])
 			b.WriteString(Mask)
 			last = m[1]
 			continue
@@ -267,8 +276,8 @@ func (ru *rule) apply(s string) (string, bool) {
 	return out, out != s
 }
 
-// containsAnyFold reports whether s contains one of the lower-case ASCII
-// subs, ignoring ASCII case, without allocating.
+// containsAnyFold reports whether s contains one of the subs, whose ASCII
+// letters are lower case, ignoring ASCII case, without allocating.
 func containsAnyFold(s string, subs []string) bool {
 	for _, sub := range subs {
 		if indexFold(s, sub) >= 0 {

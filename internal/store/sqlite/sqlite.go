@@ -57,6 +57,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("create database directory %s: %w", dir, err)
 		}
 	}
+	if _, err := Protect(path); err != nil {
+		return nil, err
+	}
 	// synchronous=FULL: a commit is on disk before we answer 2xx. Group
 	// commit keeps that to one fsync per batch.
 	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "cache_size(-32000)"}
@@ -89,6 +92,46 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	return &DB{path: path, w: w, r: r, multi: make(map[multiKey]*sql.Stmt)}, nil
+}
+
+// FileMode is the mode of the database file and of the -wal and -shm files
+// beside it: they hold every alert and the token digests.
+const FileMode = 0o600
+
+// Protect creates the database file at path with [FileMode] when it is
+// missing, and sets the database, -wal and -shm files that exist to
+// FileMode when they allow their group or others anything. It returns the
+// files it changed with their old modes. SQLite creates the -wal and -shm
+// files with the database file's mode, so they are born 0600 too.
+func Protect(path string) (changed map[string]os.FileMode, err error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return changed, err
+		}
+		if fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, FileMode); err != nil {
+			return changed, fmt.Errorf("restrict %s to mode %o: %w", p, FileMode, err)
+		}
+		if changed == nil {
+			changed = map[string]os.FileMode{}
+		}
+		changed[p] = fi.Mode().Perm()
+	}
+	return changed, nil
 }
 
 // prepare readies the hot statements; it runs after migrations, since they
