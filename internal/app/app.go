@@ -148,7 +148,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, time.Now),
 		Playbooks: lib, Runs: engine, ApproverRoles: c.Approvals.Roles,
 		Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
-		Ready: st.Ping,
+		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,13 +17,20 @@ import (
 
 // TestKillMidWriteStepInterruptsIt approves a slow write step, kills the
 // server with SIGKILL while the step runs, and restarts it: the step is
-// interrupted, never run again, and the shell it started died with the
-// server instead of finishing unsupervised.
+// interrupted, never run again, the shell it started died with the server
+// instead of finishing unsupervised, and what it had put in the
+// background was killed by the restarted server, which also removed the
+// step's temp folder.
 func TestKillMidWriteStepInterruptsIt(t *testing.T) {
 	bin := firebreak(t)
 	dir := t.TempDir()
-	marker := filepath.Join(dir, "fix-finished")
-	started := filepath.Join(dir, "fix-started")
+	out := filepath.Join(dir, "out") // where write steps may write
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(out, "fix-finished")
+	started := filepath.Join(out, "fix-started")
+	late := filepath.Join(out, "background-finished")
 	pb := filepath.Join(dir, "playbook.md")
 	doc := fmt.Sprintf(`# Slow fix
 
@@ -34,16 +42,21 @@ func TestKillMidWriteStepInterruptsIt(t *testing.T) {
 **Immediate Actions:**
 1. **Apply the slow fix:**
    `+"```bash"+`
+   (sleep 6; touch %s) &
    touch %s
    sleep 8
    touch %s
    `+"```"+`
-`, started, marker)
+`, late, started, marker)
 	if err := os.WriteFile(pb, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	cfg := filepath.Join(dir, "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte("shell:\n  writable_paths: ["+out+"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dataDir := filepath.Join(dir, "data")
-	args := []string{"--playbooks", pb}
+	args := []string{"--playbooks", pb, "--config", cfg}
 	fb := startWith(t, bin, dataDir, args)
 	in := createIntegration(t, fb, "generic", "gen")
 	ctx := context.Background()
@@ -87,6 +100,10 @@ func TestKillMidWriteStepInterruptsIt(t *testing.T) {
 			Status   string `json:"status"`
 			Reason   string `json:"reason"`
 			Attempts int    `json:"attempts"`
+			Proc     *struct {
+				PGID int    `json:"pgid"`
+				Dir  string `json:"dir"`
+			} `json:"proc"`
 		} `json:"step"`
 	}
 	waitFor(t, 15*time.Second, "the step to be marked interrupted", func() (bool, string) {
@@ -98,10 +115,23 @@ func TestKillMidWriteStepInterruptsIt(t *testing.T) {
 	if step.Step.Attempts != 1 {
 		t.Fatalf("attempts = %d: the write was run again", step.Step.Attempts)
 	}
-	// Well past the fix's own 8 s: it was neither re-run nor left running.
+	p := step.Step.Proc
+	if p == nil || p.PGID <= 1 || !strings.Contains(filepath.Base(p.Dir), "firebreak-step-") {
+		t.Fatalf("proc = %+v: the step's process group was not recorded", p)
+	}
+	if !strings.Contains(step.Step.Reason, fmt.Sprintf("process group %d was killed", p.PGID)) {
+		t.Fatalf("reason = %q: want the orphaned process group killed", step.Step.Reason)
+	}
+	if _, err := os.Stat(p.Dir); !os.IsNotExist(err) {
+		t.Fatalf("temp folder %s left behind: %v", p.Dir, err)
+	}
+	// Well past the fix's own 8 s: it was neither re-run nor left running,
+	// and neither was what it put in the background.
 	time.Sleep(10 * time.Second)
-	if _, err := os.Stat(marker); !os.IsNotExist(err) {
-		t.Fatalf("%s exists: the killed server's fix ran to completion, or was run again", marker)
+	for _, f := range []string{marker, late} {
+		if _, err := os.Stat(f); !os.IsNotExist(err) {
+			t.Fatalf("%s exists: the killed server's step went on, or was run again", f)
+		}
 	}
 	if err := fb2.GetJSON(ctx, fmt.Sprintf("/api/v1/steps/%d", id), &step); err != nil || step.Step.Status != "interrupted" {
 		t.Fatalf("step later = %+v, %v", step.Step, err)
