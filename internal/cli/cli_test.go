@@ -322,7 +322,7 @@ func TestDataFilesArePrivate(t *testing.T) {
 		t.Errorf("modes of a data directory that was open to others: %v, want %v", got, want)
 	}
 	for _, name := range []string{"firebreak-data", "admin-token", "firebreak.db"} {
-		if !regexp.MustCompile(`level=INFO msg="tightened file mode" path=\S*` + name + ` from=06?44 to=0[67]00`).MatchString(s.stderr.String()) {
+		if !regexp.MustCompile(`level=INFO msg="tightened file mode" path=\S*` + name + ` from=0(644|755) to=0[67]00`).MatchString(s.stderr.String()) {
 			t.Errorf("no INFO line says %s was tightened:\n%s", name, s.stderr.String())
 		}
 	}
