@@ -224,6 +224,23 @@ func TestPlaybookCommands(t *testing.T) {
 			t.Errorf("task %s is not classified: %+v", task.Key, task)
 		}
 	}
+	// Lint lists each write verdict with its reason and document position.
+	out.Reset()
+	if err := cli.Run(context.Background(), []string{"playbook", "lint", "../../examples/telegram-platform/playbook.md"}, env); err != nil {
+		t.Fatalf("lint of the reference: %v", err)
+	}
+	for _, want := range []string{
+		`playbook.md:18:12: info: write step "Scale up resources" (immediate-actions/1): kubectl scale changes the cluster`,
+		`playbook.md:237:4: info: write step "Enable rate limiting" (immediate-actions/1): iptables is not a known read-only command`,
+		`playbook.md:65:4: info: write step "Pause failing campaigns" (immediate-actions/1): UPDATE is not a read-only statement`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("lint output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), ": info: write step"); n != 12 {
+		t.Errorf("%d write verdicts, want the reference's 12", n)
+	}
 	// Lint fails on a broken document, naming the place.
 	bad := filepath.Join(t.TempDir(), "bad.md")
 	os.WriteFile(bad, []byte("## Alert Response Procedures\n\n### 🔴 CRITICAL: Broken\n<!-- firebreak: colour=blue -->\n"), 0o600)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,7 +40,9 @@ func newPlaybookLintCmd(env *Env) *cobra.Command {
 		Long: `Lint parses every playbook at the paths (files, or folders searched for *.md)
 and prints each finding as file:line:col: error|warning: message.
 Errors (unknown annotation keys, a risk downgrade, two procedures matching the
-same alert, …) stop a playbook from loading; warnings do not.`,
+same alert, …) stop a playbook from loading; warnings do not. Each command that
+makes its step a write (and so wait for approval) is listed as an info line
+with the reason and where in the document it is.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pbs, err := playbook.LoadFiles(args...)
@@ -55,11 +59,16 @@ same alert, …) stop a playbook from loading; warnings do not.`,
 					nwarn++
 				}
 			}
-			procs := 0
+			procs, writes := 0, 0
 			for _, pb := range pbs {
 				procs += len(pb.Procedures)
+				for _, v := range writeVerdicts(pb) {
+					fmt.Fprintln(env.Stdout, v)
+					writes++
+				}
 			}
-			fmt.Fprintf(env.Stderr, "%d playbook(s), %d procedure(s): %d error(s), %d warning(s)\n", len(pbs), procs, nerr, nwarn)
+			fmt.Fprintf(env.Stderr, "%d playbook(s), %d procedure(s): %d error(s), %d warning(s), %d write verdict(s) that wait for approval\n",
+				len(pbs), procs, nerr, nwarn, writes)
 			if nerr > 0 {
 				return fmt.Errorf("playbook lint: %d error(s)", nerr)
 			}
@@ -454,3 +463,43 @@ func indent(s, prefix string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// writeVerdicts lists, for every command that makes its step a write, where
+// it is in the document and why, as file:line:col: info: lines. A shell
+// reason starts with its line:col in the script, which becomes a document
+// position; a SQL reason points at the statement's line.
+func writeVerdicts(pb *playbook.Playbook) []string {
+	lines := strings.Split(string(pb.Source), "\n")
+	indent := func(line int) int {
+		if line < 1 || line > len(lines) {
+			return 0
+		}
+		l := lines[line-1]
+		return len(l) - len(strings.TrimLeft(l, " \t"))
+	}
+	var out []string
+	for _, pr := range pb.Procedures {
+		for _, t := range pr.Tasks() {
+			st := t.Step
+			if st == nil || st.Risk != playbook.RiskWrite {
+				continue
+			}
+			for _, c := range st.Commands {
+				if c.Risk != playbook.RiskWrite {
+					continue
+				}
+				line, col, reason := c.Line, indent(c.Line)+1, c.Reason
+				if m := scriptPos.FindStringSubmatch(c.Reason); m != nil {
+					l, _ := strconv.Atoi(m[1])
+					cl, _ := strconv.Atoi(m[2])
+					line = st.Line + l
+					col, reason = indent(st.Line)+cl, m[3]
+				}
+				out = append(out, fmt.Sprintf("%s:%d:%d: info: write step %q (%s): %s", pb.Path, line, col, t.Name, t.Key, reason))
+			}
+		}
+	}
+	return out
+}
+
+var scriptPos = regexp.MustCompile(`^(\d+):(\d+): (.*)$`)
