@@ -386,17 +386,29 @@ func analyzeSQL(sql string) *sqlAnalysis {
 // statement is a SELECT, SHOW or EXPLAIN (without ANALYZE) that calls no
 // function with side effects, locks no rows and creates nothing. Text that
 // does not parse is write.
+//
+// It goes the way a step's text goes in production, through StepFromText
+// and so through Parse: a test of ClassifySQL is a test of what decides
+// whether a step runs unattended.
 func ClassifySQL(sql string) (Risk, string) {
-	a := analyzeSQL(sql)
-	if len(a.Stmts) == 0 {
+	if strings.TrimSpace(sql) == "" {
 		return RiskRead, "no statements"
 	}
-	for _, s := range a.Stmts {
-		if s.Risk == RiskWrite {
-			return RiskWrite, s.Reason
+	st, err := StepFromText("sql", sql)
+	if err != nil {
+		if strings.Contains(err.Error(), "only comments") {
+			return RiskRead, "no statements"
+		}
+		return RiskWrite, err.Error()
+	}
+	// The step's own risk is the verdict; the reason is its first command
+	// of that risk.
+	for _, c := range st.Commands {
+		if c.Risk == st.Risk {
+			return st.Risk, c.Reason
 		}
 	}
-	return RiskRead, a.Stmts[0].Reason
+	return st.Risk, "no statements"
 }
 
 // classifyStatement parses one statement (m, masked; orig, as written) with
