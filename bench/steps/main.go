@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
@@ -109,10 +110,7 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 		return nil, err
 	}
 	defer drop()
-	var st interface {
-		store.Store
-		run.Store
-	}
+	var st store.Store
 	if engine == "sqlite" {
 		dir, err := os.MkdirTemp("", "fb-bench-")
 		if err != nil {
@@ -149,7 +147,7 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 	var mu sync.Mutex
 	started := map[int64]time.Time{}
 	log := slog.New(slog.DiscardHandler)
-	eng := run.New(run.Config{Store: st, Playbooks: lib, Exec: &run.Executors{SQL: targets, DefaultSQL: "db"}, Logger: log, Workers: 8,
+	eng := automation.New(automation.Config{Store: st, Playbooks: lib, Exec: &automation.Executors{SQL: targets, DefaultSQL: "db"}, Logger: log, Workers: 8,
 		OnStart: func(s *run.Step) {
 			now := time.Now()
 			mu.Lock()
@@ -181,7 +179,7 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 	eng.Start(runCtx)
 	secret, hash := auth.NewSecret(auth.IntegrationPrefix)
 	err = st.InTx(ctx, func(tx store.Tx) error {
-		return tx.CreateToken(ctx, &store.Token{Name: "bench", Role: store.RoleIngest, Source: incident.SourceGeneric, Hash: hash, Prefix: "x", CreatedAt: time.Now()})
+		return tx.CreateToken(ctx, &auth.Token{Name: "bench", Role: auth.RoleIngest, Source: incident.SourceGeneric, Hash: hash, Prefix: "x", CreatedAt: time.Now()})
 	})
 	if err != nil {
 		return nil, err

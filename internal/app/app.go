@@ -203,12 +203,12 @@ func bootstrapAdmin(ctx context.Context, st store.Store, dataDir string, stdout 
 		return err
 	}
 	secret, hash := auth.NewSecret(auth.TokenPrefix)
-	tok := &store.Token{Name: "admin", Role: store.RoleAdmin, Hash: hash, Prefix: secret[:10], CreatedAt: time.Now().UTC(), CreatedBy: "bootstrap"}
+	tok := &auth.Token{Name: "admin", Role: auth.RoleAdmin, Hash: hash, Prefix: secret[:10], CreatedAt: time.Now().UTC(), CreatedBy: "bootstrap"}
 	err = st.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateToken(ctx, tok); err != nil {
 			return err
 		}
-		return tx.AppendAudit(ctx, &store.AuditEntry{At: tok.CreatedAt, Actor: "bootstrap", Action: "token.create", Target: "admin"})
+		return tx.AppendAudit(ctx, &auth.AuditEntry{At: tok.CreatedAt, Actor: "bootstrap", Action: "token.create", Target: "admin"})
 	})
 	if incident.ErrorCode(err) == incident.ECONFLICT {
 		// Another instance bootstrapped at the same moment.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/config"
 	"github.com/firebreak-dev/firebreak/internal/executor/kube"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
@@ -23,8 +23,8 @@ import (
 )
 
 // NewExecutors builds the step executors the configuration names.
-func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Redactor) (*run.Executors, error) {
-	x := &run.Executors{KubectlShell: c.Shell.Kubectl}
+func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Redactor) (*automation.Executors, error) {
+	x := &automation.Executors{KubectlShell: c.Shell.Kubectl}
 	var sqlTargets []sqlexec.Target
 	names := make([]string, 0, len(c.Targets.SQL))
 	for n := range c.Targets.SQL {
@@ -124,7 +124,7 @@ func newShellRunner(c *config.Config, getenv func(string) string, red *redact.Re
 
 // runHooks connects intake and incident actions to the run engine.
 type runHooks struct {
-	engine *run.Engine
+	engine *automation.Engine
 }
 
 // onCommit plans runs for the incidents a batch opened and cancels waiting
@@ -133,26 +133,18 @@ func (h *runHooks) onCommit(ctx context.Context, tx store.Tx, events []incident.
 	if len(b.Opened) == 0 && len(b.Resolved) == 0 {
 		return nil
 	}
-	rtx, ok := tx.(run.Tx)
-	if !ok {
-		return errors.New("this store cannot hold playbook runs")
-	}
 	first := map[int64]*incident.Event{}
 	for i, r := range b.Results {
 		if r.Outcome == incident.OutcomeOpened && first[r.IncidentID] == nil {
 			first[r.IncidentID] = &events[i]
 		}
 	}
-	return h.engine.OnIncidents(ctx, rtx, b.Opened, first, b.Resolved)
+	return h.engine.OnIncidents(ctx, tx, b.Opened, first, b.Resolved)
 }
 
-func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *run.Executors, log *slog.Logger, onStart func(*run.Step)) (*run.Engine, error) {
-	rs, ok := st.(run.Store)
-	if !ok {
-		return nil, fmt.Errorf("the %s store cannot hold playbook runs", st.Engine())
-	}
-	return run.New(run.Config{
-		Store: rs, Playbooks: lib, Exec: x, Logger: log,
+func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *automation.Executors, log *slog.Logger, onStart func(*run.Step)) (*automation.Engine, error) {
+	return automation.New(automation.Config{
+		Store: st, Playbooks: lib, Exec: x, Logger: log,
 		Workers:        c.Automation.Workers,
 		ApprovalTTL:    time.Duration(c.Approvals.ExpireAfter),
 		TwoPerson:      c.Approvals.TwoPerson,

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 // Prefixes tell a token from an integration key at a glance, and let secret
@@ -47,7 +46,7 @@ func Hash(secret string) []byte {
 type Principal struct {
 	TokenID int64
 	Name    string
-	Role    store.Role
+	Role    Role
 	Source  incident.Source
 }
 
@@ -58,7 +57,7 @@ func (p *Principal) Actor() string { return p.Name }
 // busy intake costs no database read per request. A revoked token stops
 // working within the cache's TTL.
 type Tokens struct {
-	store store.Store
+	store TokenFinder
 	ttl   time.Duration
 	now   func() time.Time
 
@@ -71,8 +70,14 @@ type cached struct {
 	expires time.Time
 }
 
+// TokenFinder finds a token by the SHA-256 digest of its secret; the
+// store is one.
+type TokenFinder interface {
+	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
+}
+
 // NewTokens returns a checker over s with the given cache TTL.
-func NewTokens(s store.Store, ttl time.Duration, now func() time.Time) *Tokens {
+func NewTokens(s TokenFinder, ttl time.Duration, now func() time.Time) *Tokens {
 	return &Tokens{store: s, ttl: ttl, now: now, cache: make(map[[32]byte]cached)}
 }
 

@@ -36,14 +36,14 @@ func TestCheckCachesAndForgets(t *testing.T) {
 	defer st.Close()
 	st.Migrate(ctx)
 	secret, hash := auth.NewSecret(auth.IntegrationPrefix)
-	tok := &store.Token{Name: "am", Role: store.RoleIngest, Source: incident.SourceAlertmanager, Hash: hash, Prefix: "fbi_", CreatedAt: time.Now()}
+	tok := &auth.Token{Name: "am", Role: auth.RoleIngest, Source: incident.SourceAlertmanager, Hash: hash, Prefix: "fbi_", CreatedAt: time.Now()}
 	if err := st.InTx(ctx, func(tx store.Tx) error { return tx.CreateToken(ctx, tok) }); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
 	tokens := auth.NewTokens(st, time.Minute, func() time.Time { return now })
 	p, err := tokens.Check(ctx, secret)
-	if err != nil || p.Name != "am" || p.Role != store.RoleIngest || p.Source != incident.SourceAlertmanager {
+	if err != nil || p.Name != "am" || p.Role != auth.RoleIngest || p.Source != incident.SourceAlertmanager {
 		t.Fatalf("check = %+v, %v", p, err)
 	}
 	for _, bad := range []string{"", "fbi_wrong", strings.Repeat("x", 500), secret + " "} {
@@ -63,14 +63,14 @@ func TestCheckCachesAndForgets(t *testing.T) {
 
 func TestRoles(t *testing.T) {
 	cases := []struct {
-		have, need store.Role
+		have, need auth.Role
 		ok         bool
 	}{
-		{store.RoleViewer, store.RoleViewer, true}, {store.RoleViewer, store.RoleResponder, false},
-		{store.RoleResponder, store.RoleViewer, true}, {store.RoleResponder, store.RoleAdmin, false},
-		{store.RoleAdmin, store.RoleResponder, true}, {store.RoleAdmin, store.RoleIngest, false},
-		{store.RoleIngest, store.RoleViewer, false}, {store.RoleIngest, store.RoleIngest, true},
-		{"", store.RoleViewer, false},
+		{auth.RoleViewer, auth.RoleViewer, true}, {auth.RoleViewer, auth.RoleResponder, false},
+		{auth.RoleResponder, auth.RoleViewer, true}, {auth.RoleResponder, auth.RoleAdmin, false},
+		{auth.RoleAdmin, auth.RoleResponder, true}, {auth.RoleAdmin, auth.RoleIngest, false},
+		{auth.RoleIngest, auth.RoleViewer, false}, {auth.RoleIngest, auth.RoleIngest, true},
+		{"", auth.RoleViewer, false},
 	}
 	for _, c := range cases {
 		if got := c.have.Allows(c.need); got != c.ok {

@@ -9,14 +9,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 type created struct {
-	store.Token
+	auth.Token
 	Key string `json:"key"`
 }
 
@@ -100,7 +101,7 @@ func listCmd(env *Env, g *globals, path, key string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out map[string][]store.Token
+			var out map[string][]auth.Token
 			if err := c.do(cmd.Context(), "GET", path, nil, &out); err != nil {
 				return err
 			}

@@ -10,13 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/run"
 )
 
 // stepOut is a step as the API returns it, with its preview.
 type stepOut struct {
 	run.Step
-	Preview *run.Preview `json:"-"`
+	Preview *automation.Preview `json:"-"`
 }
 
 func (s *stepOut) UnmarshalJSON(b []byte) error {
@@ -24,7 +25,7 @@ func (s *stepOut) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	var p struct {
-		Preview *run.Preview `json:"preview"`
+		Preview *automation.Preview `json:"preview"`
 	}
 	if err := json.Unmarshal(b, &p); err != nil {
 		return err

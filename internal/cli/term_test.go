@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/run"
@@ -111,7 +112,7 @@ func TestPrintersEscapeEveryField(t *testing.T) {
 		Text: h, Approvals: []run.Approval{{Actor: h, At: now}},
 		Params: []run.Param{{Name: h, Choices: []string{h}}},
 		Result: &run.Result{Columns: []string{h}, Rows: [][]any{{h, 1}}, Output: h, Undo: h, Duration: h}}}
-	step.Preview = &run.Preview{Target: h, Namespace: h, Rendered: &playbook.Rendered{SQL: h, Args: []any{h}, ArgNames: []string{h}, Missing: []string{h}}}
+	step.Preview = &automation.Preview{Target: h, Namespace: h, Rendered: &playbook.Rendered{SQL: h, Args: []any{h}, ArgNames: []string{h}, Missing: []string{h}}}
 	printStep(&Env{Stdout: &out}, step)
 	step.Preview.Rendered = &playbook.Rendered{Script: h, Env: map[string]string{h: h}}
 	step.Result = &run.Result{Before: h, After: h}

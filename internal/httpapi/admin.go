@@ -61,21 +61,21 @@ func validName(name string) error {
 }
 
 type createdSecret struct {
-	store.Token
+	auth.Token
 	// Key is the secret, shown once and never again.
 	Key string `json:"key"`
 }
 
 // issue creates a token or integration key and audits it in one
 // transaction.
-func (s *Server) issue(r *http.Request, p *auth.Principal, tok *store.Token, prefix string) (*createdSecret, error) {
+func (s *Server) issue(r *http.Request, p *auth.Principal, tok *auth.Token, prefix string) (*createdSecret, error) {
 	secret, hash := auth.NewSecret(prefix)
 	tok.Hash = hash
 	tok.Prefix = secret[:len(prefix)+6]
 	tok.CreatedAt = s.Now().UTC()
 	tok.CreatedBy = p.Actor()
 	action := "token.create"
-	if tok.Role == store.RoleIngest {
+	if tok.Role == auth.RoleIngest {
 		action = "integration.create"
 	}
 	detail, _ := json.Marshal(map[string]string{"role": string(tok.Role), "source": string(tok.Source)})
@@ -83,7 +83,7 @@ func (s *Server) issue(r *http.Request, p *auth.Principal, tok *store.Token, pre
 		if err := tx.CreateToken(r.Context(), tok); err != nil {
 			return err
 		}
-		return tx.AppendAudit(r.Context(), &store.AuditEntry{At: tok.CreatedAt, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
+		return tx.AppendAudit(r.Context(), &auth.AuditEntry{At: tok.CreatedAt, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
 	})
 	if err != nil {
 		return nil, err
@@ -93,8 +93,8 @@ func (s *Server) issue(r *http.Request, p *auth.Principal, tok *store.Token, pre
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	var body struct {
-		Name string     `json:"name"`
-		Role store.Role `json:"role"`
+		Name string    `json:"name"`
+		Role auth.Role `json:"role"`
 	}
 	if err := s.decodeJSON(w, r, &body); err != nil {
 		return err
@@ -105,7 +105,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if !body.Role.ValidUserRole() {
 		return incident.Errorf(incident.EINVALID, "role: %q is not viewer, responder or admin", body.Role)
 	}
-	out, err := s.issue(r, p, &store.Token{Name: body.Name, Role: body.Role}, auth.TokenPrefix)
+	out, err := s.issue(r, p, &auth.Token{Name: body.Name, Role: body.Role}, auth.TokenPrefix)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *au
 	if !body.Source.Valid() {
 		return incident.Errorf(incident.EINVALID, "source: %q is not alertmanager, pagerduty, grafana or generic", body.Source)
 	}
-	out, err := s.issue(r, p, &store.Token{Name: body.Name, Role: store.RoleIngest, Source: body.Source}, auth.IntegrationPrefix)
+	out, err := s.issue(r, p, &auth.Token{Name: body.Name, Role: auth.RoleIngest, Source: body.Source}, auth.IntegrationPrefix)
 	if err != nil {
 		return err
 	}
@@ -135,14 +135,14 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *au
 	return nil
 }
 
-func (s *Server) tokens(r *http.Request, integrations bool) ([]store.Token, error) {
+func (s *Server) tokens(r *http.Request, integrations bool) ([]auth.Token, error) {
 	all, err := s.Store.ListTokens(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	out := []store.Token{}
+	out := []auth.Token{}
 	for _, t := range all {
-		if (t.Role == store.RoleIngest) == integrations {
+		if (t.Role == auth.RoleIngest) == integrations {
 			out = append(out, t)
 		}
 	}
@@ -193,9 +193,9 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err != nil {
 		return err
 	}
-	var tok *store.Token
+	var tok *auth.Token
 	for i := range all {
-		if all[i].ID == id && (all[i].Role == store.RoleIngest) == integration {
+		if all[i].ID == id && (all[i].Role == auth.RoleIngest) == integration {
 			tok = &all[i]
 		}
 	}
@@ -213,7 +213,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		if err := tx.RevokeToken(r.Context(), id, now); err != nil {
 			return err
 		}
-		return tx.AppendAudit(r.Context(), &store.AuditEntry{At: now, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
+		return tx.AppendAudit(r.Context(), &auth.AuditEntry{At: now, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
 	})
 	if err != nil {
 		return err

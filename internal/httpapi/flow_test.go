@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/executor/kube"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
@@ -26,7 +27,7 @@ import (
 
 // exampleExecutors connects steps to a fresh copy of the example database
 // and to a fake cluster holding the playbook's deployments.
-func exampleExecutors(t *testing.T) (*run.Executors, *fake.Clientset, string) {
+func exampleExecutors(t *testing.T) (*automation.Executors, *fake.Clientset, string) {
 	t.Helper()
 	dsn := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, dsn)
@@ -50,7 +51,7 @@ func exampleExecutors(t *testing.T) (*run.Executors, *fake.Clientset, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &run.Executors{SQL: targets, DefaultSQL: "telegram-platform", Kube: k, Shell: &shell.Runner{}}, cs, dsn
+	return &automation.Executors{SQL: targets, DefaultSQL: "telegram-platform", Kube: k, Shell: &shell.Runner{}}, cs, dsn
 }
 
 type incidentDetail struct {
@@ -124,7 +125,7 @@ func TestHighQueueDepthFlow(t *testing.T) {
 	}
 	var view struct {
 		Step struct {
-			Preview *run.Preview
+			Preview *automation.Preview
 		}
 	}
 	b.json("GET", fmt.Sprintf("/api/v1/steps/%d", scale.ID), "viewer", nil, 200, &view)
@@ -384,7 +385,7 @@ func TestOutputsFeedLaterSteps(t *testing.T) {
 func TestAutomationKillSwitch(t *testing.T) {
 	exec, _, _ := exampleExecutors(t)
 	exec.DefaultSQL = "telegram-platform"
-	b := setupWith(t, options{exec: exec, playbooks: []string{"../run/testdata/five.md"}})
+	b := setupWith(t, options{exec: exec, playbooks: []string{"../automation/testdata/five.md"}})
 	b.wantError("POST", "/api/v1/automation/pause", "responder", nil, 403, incident.EFORBIDDEN, "needs admin")
 	b.json("POST", "/api/v1/automation/pause", "admin", nil, 200, nil)
 	b.json("POST", "/api/v1/ingest/generic", "gen", map[string]any{"name": "FiveChecks", "service": "db"}, 200, nil)

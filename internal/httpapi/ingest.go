@@ -13,7 +13,6 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/ingest/generic"
 	"github.com/firebreak-dev/firebreak/internal/ingest/grafana"
 	"github.com/firebreak-dev/firebreak/internal/ingest/pagerduty"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 // decodeFunc turns a body into events.
@@ -22,11 +21,11 @@ type decodeFunc func(body []byte, now time.Time) ([]incident.Event, error)
 // allowIngest checks that p may post alerts of source.
 func allowIngest(p *auth.Principal, source incident.Source) error {
 	switch {
-	case p.Role == store.RoleIngest && p.Source == source:
+	case p.Role == auth.RoleIngest && p.Source == source:
 		return nil
-	case p.Role == store.RoleIngest:
+	case p.Role == auth.RoleIngest:
 		return incident.Errorf(incident.EFORBIDDEN, "integration key %q is for %s; this endpoint takes %s alerts", p.Name, p.Source, source)
-	case p.Role.Allows(store.RoleResponder):
+	case p.Role.Allows(auth.RoleResponder):
 		return nil
 	}
 	return incident.Errorf(incident.EFORBIDDEN, "token %q has role %s; posting alerts needs an integration key or a responder token", p.Name, p.Role)

@@ -6,13 +6,12 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 func (s *Server) playbookRoutes() {
-	s.mux.Handle("GET /api/v1/playbooks", s.authed(store.RoleViewer, s.listPlaybooks))
-	s.mux.Handle("GET /api/v1/playbooks/{id}", s.authed(store.RoleViewer, s.getPlaybook))
-	s.mux.Handle("GET /api/v1/playbook-versions/{hash}", s.authed(store.RoleViewer, s.getPlaybookVersion))
+	s.mux.Handle("GET /api/v1/playbooks", s.authed(auth.RoleViewer, s.listPlaybooks))
+	s.mux.Handle("GET /api/v1/playbooks/{id}", s.authed(auth.RoleViewer, s.getPlaybook))
+	s.mux.Handle("GET /api/v1/playbook-versions/{hash}", s.authed(auth.RoleViewer, s.getPlaybookVersion))
 }
 
 // getPlaybookVersion returns the exact text a run used, by the hash its

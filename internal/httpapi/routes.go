@@ -3,8 +3,9 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 func (s *Server) routes() {
@@ -12,7 +13,7 @@ func (s *Server) routes() {
 	// Health needs no token: load balancers and orchestrators probe it.
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", s.authed(store.RoleViewer, s.metrics))
+	m.Handle("GET /metrics", s.authed(auth.RoleViewer, s.metrics))
 
 	// Intake: integration keys of the matching source, or a responder's
 	// token (for `firebreak alert send` and manual tests).
@@ -22,29 +23,29 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /api/v1/ingest/pagerduty", s.ingestPagerDuty)
 	m.HandleFunc("POST /v2/enqueue", s.ingestPagerDuty)
 
-	m.Handle("GET /api/v1/incidents", s.authed(store.RoleViewer, s.listIncidents))
-	m.Handle("GET /api/v1/incidents/{id}", s.authed(store.RoleViewer, s.getIncident))
-	m.Handle("GET /api/v1/incidents/{id}/alerts", s.authed(store.RoleViewer, s.listAlerts))
-	m.Handle("GET /api/v1/incidents/{id}/timeline", s.authed(store.RoleViewer, s.timeline))
-	m.Handle("POST /api/v1/incidents/{id}/ack", s.authed(store.RoleResponder, s.action(incident.ActionAck)))
-	m.Handle("POST /api/v1/incidents/{id}/resolve", s.authed(store.RoleResponder, s.action(incident.ActionResolve)))
-	m.Handle("POST /api/v1/incidents/{id}/reopen", s.authed(store.RoleResponder, s.action(incident.ActionReopen)))
-	m.Handle("POST /api/v1/incidents/{id}/assign", s.authed(store.RoleResponder, s.action(incident.ActionAssign)))
-	m.Handle("POST /api/v1/incidents/{id}/notes", s.authed(store.RoleResponder, s.action(incident.ActionNote)))
-	m.Handle("PATCH /api/v1/incidents/{id}", s.authed(store.RoleResponder, s.action(incident.ActionUpdate)))
+	m.Handle("GET /api/v1/incidents", s.authed(auth.RoleViewer, s.listIncidents))
+	m.Handle("GET /api/v1/incidents/{id}", s.authed(auth.RoleViewer, s.getIncident))
+	m.Handle("GET /api/v1/incidents/{id}/alerts", s.authed(auth.RoleViewer, s.listAlerts))
+	m.Handle("GET /api/v1/incidents/{id}/timeline", s.authed(auth.RoleViewer, s.timeline))
+	m.Handle("POST /api/v1/incidents/{id}/ack", s.authed(auth.RoleResponder, s.action(incident.ActionAck)))
+	m.Handle("POST /api/v1/incidents/{id}/resolve", s.authed(auth.RoleResponder, s.action(incident.ActionResolve)))
+	m.Handle("POST /api/v1/incidents/{id}/reopen", s.authed(auth.RoleResponder, s.action(incident.ActionReopen)))
+	m.Handle("POST /api/v1/incidents/{id}/assign", s.authed(auth.RoleResponder, s.action(incident.ActionAssign)))
+	m.Handle("POST /api/v1/incidents/{id}/notes", s.authed(auth.RoleResponder, s.action(incident.ActionNote)))
+	m.Handle("PATCH /api/v1/incidents/{id}", s.authed(auth.RoleResponder, s.action(incident.ActionUpdate)))
 
-	m.Handle("GET /api/v1/tokens", s.authed(store.RoleAdmin, s.listTokens))
-	m.Handle("POST /api/v1/tokens", s.authed(store.RoleAdmin, s.createToken))
-	m.Handle("DELETE /api/v1/tokens/{id}", s.authed(store.RoleAdmin, s.revokeToken))
-	m.Handle("GET /api/v1/integrations", s.authed(store.RoleAdmin, s.listIntegrations))
-	m.Handle("POST /api/v1/integrations", s.authed(store.RoleAdmin, s.createIntegration))
-	m.Handle("DELETE /api/v1/integrations/{id}", s.authed(store.RoleAdmin, s.revokeIntegration))
-	m.Handle("GET /api/v1/whoami", s.authed(store.RoleViewer, s.whoami))
+	m.Handle("GET /api/v1/tokens", s.authed(auth.RoleAdmin, s.listTokens))
+	m.Handle("POST /api/v1/tokens", s.authed(auth.RoleAdmin, s.createToken))
+	m.Handle("DELETE /api/v1/tokens/{id}", s.authed(auth.RoleAdmin, s.revokeToken))
+	m.Handle("GET /api/v1/integrations", s.authed(auth.RoleAdmin, s.listIntegrations))
+	m.Handle("POST /api/v1/integrations", s.authed(auth.RoleAdmin, s.createIntegration))
+	m.Handle("DELETE /api/v1/integrations/{id}", s.authed(auth.RoleAdmin, s.revokeIntegration))
+	m.Handle("GET /api/v1/whoami", s.authed(auth.RoleViewer, s.whoami))
 
 	s.playbookRoutes()
 	s.stepRoutes()
 
-	m.Handle("GET /api/v1/openapi.json", s.authed(store.RoleViewer, s.openapi))
+	m.Handle("GET /api/v1/openapi.json", s.authed(auth.RoleViewer, s.openapi))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, incident.Errorf(incident.ENOTFOUND, "no route for %s %s; see /api/v1/openapi.json", r.Method, r.URL.Path))
 	})

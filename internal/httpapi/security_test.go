@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/ingest/pagerduty"
 	"github.com/firebreak-dev/firebreak/internal/store"
@@ -120,7 +122,7 @@ func TestPagerDutyChecksTheKeyBeforeDecoding(t *testing.T) {
 // lostTokens is a database whose token lookups fail, as when it is down.
 type lostTokens struct{ store.Store }
 
-func (lostTokens) TokenByHash(context.Context, []byte) (*store.Token, error) {
+func (lostTokens) TokenByHash(context.Context, []byte) (*auth.Token, error) {
 	return nil, errors.New("failed to connect to `user=firebreak database=firebreak`: 10.0.0.7:5432: connection refused")
 }
 

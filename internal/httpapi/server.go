@@ -1,5 +1,7 @@
 // Package httpapi is Firebreak's HTTP interface: intake, the REST API,
-// health and metrics. Every route is listed in routes.go.
+// health and metrics. routes.go registers the routes; the playbook and
+// step routes are in playbookRoutes (playbooks.go) and stepRoutes
+// (steps.go), which routes.go calls.
 package httpapi
 
 import (
@@ -16,11 +18,11 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
-	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -30,7 +32,7 @@ type Deps struct {
 	Ingester  *intake.Ingester
 	Tokens    *auth.Tokens
 	Playbooks *playbook.Library
-	Runs      *run.Engine
+	Runs      *automation.Engine
 	// ApproverRoles may approve write steps; default responder and admin.
 	ApproverRoles []string
 	Metrics       *Metrics
@@ -83,7 +85,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 type principalKey struct{}
 
 // authed wraps h so that it runs only for a token that allows role need.
-func (s *Server) authed(need store.Role, h handlerFunc) http.Handler {
+func (s *Server) authed(need auth.Role, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.check(r.Context(), bearer(r))
 		if err == nil && !p.Role.Allows(need) {

@@ -15,11 +15,11 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
-	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
 )
@@ -28,7 +28,7 @@ type bundle struct {
 	t       *testing.T
 	srv     *httptest.Server
 	store   store.Store
-	engine  *run.Engine
+	engine  *automation.Engine
 	keys    map[string]string // name → secret
 	dbPath  string
 	handler http.Handler
@@ -38,7 +38,7 @@ const maxBody = 4 << 20
 
 // options configure the playbook engine of a test server.
 type options struct {
-	exec          *run.Executors
+	exec          *automation.Executors
 	approverRoles []string
 	twoPerson     []string
 	approvalTTL   time.Duration
@@ -76,12 +76,12 @@ func setupWith(t *testing.T, o options) *bundle {
 	}
 	metrics := httpapi.NewMetrics(st)
 	if o.exec == nil {
-		o.exec = &run.Executors{}
+		o.exec = &automation.Executors{}
 	}
 	if o.now == nil {
 		o.now = time.Now
 	}
-	engine := run.New(run.Config{Store: st, Playbooks: lib, Exec: o.exec, Logger: log, Now: o.now,
+	engine := automation.New(automation.Config{Store: st, Playbooks: lib, Exec: o.exec, Logger: log, Now: o.now,
 		TwoPerson: o.twoPerson, ApprovalTTL: o.approvalTTL, Sweep: 50 * time.Millisecond, OnStart: metrics.StepStarted})
 	metrics.WatchAutomation(engine.Paused)
 	in := intake.New(intake.Config{Store: st, Logger: log, AutoResolve: true, Observe: metrics.ObserveBatch, Now: o.now,
@@ -92,7 +92,7 @@ func setupWith(t *testing.T, o options) *bundle {
 					first[r.IncidentID] = &events[i]
 				}
 			}
-			return engine.OnIncidents(ctx, tx.(run.Tx), b.Opened, first, b.Resolved)
+			return engine.OnIncidents(ctx, tx, b.Opened, first, b.Resolved)
 		},
 		AfterCommit: engine.Poke,
 	})
@@ -122,20 +122,20 @@ func setupWith(t *testing.T, o options) *bundle {
 	b := &bundle{t: t, srv: srv, store: st, keys: map[string]string{}, engine: engine, dbPath: dbPath, handler: h}
 	for _, tok := range []struct {
 		name   string
-		role   store.Role
+		role   auth.Role
 		source incident.Source
 	}{
-		{"admin", store.RoleAdmin, ""}, {"viewer", store.RoleViewer, ""}, {"responder", store.RoleResponder, ""},
-		{"am", store.RoleIngest, incident.SourceAlertmanager}, {"pd", store.RoleIngest, incident.SourcePagerDuty},
-		{"gf", store.RoleIngest, incident.SourceGrafana}, {"gen", store.RoleIngest, incident.SourceGeneric},
+		{"admin", auth.RoleAdmin, ""}, {"viewer", auth.RoleViewer, ""}, {"responder", auth.RoleResponder, ""},
+		{"am", auth.RoleIngest, incident.SourceAlertmanager}, {"pd", auth.RoleIngest, incident.SourcePagerDuty},
+		{"gf", auth.RoleIngest, incident.SourceGrafana}, {"gen", auth.RoleIngest, incident.SourceGeneric},
 	} {
 		prefix := auth.TokenPrefix
-		if tok.role == store.RoleIngest {
+		if tok.role == auth.RoleIngest {
 			prefix = auth.IntegrationPrefix
 		}
 		secret, hash := auth.NewSecret(prefix)
 		err := st.InTx(ctx, func(tx store.Tx) error {
-			return tx.CreateToken(ctx, &store.Token{Name: tok.name, Role: tok.role, Source: tok.source, Hash: hash, Prefix: secret[:8], CreatedAt: time.Now()})
+			return tx.CreateToken(ctx, &auth.Token{Name: tok.name, Role: tok.role, Source: tok.source, Hash: hash, Prefix: secret[:8], CreatedAt: time.Now()})
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
@@ -14,16 +15,16 @@ import (
 
 func (s *Server) stepRoutes() {
 	m := s.mux
-	m.Handle("GET /api/v1/incidents/{id}/steps", s.authed(store.RoleViewer, s.incidentSteps))
-	m.Handle("GET /api/v1/steps/{id}", s.authed(store.RoleViewer, s.getStep))
-	m.Handle("POST /api/v1/steps/{id}/approve", s.authed(store.RoleViewer, s.approver(s.approveStep)))
-	m.Handle("POST /api/v1/steps/{id}/reject", s.authed(store.RoleViewer, s.approver(s.rejectStep)))
-	m.Handle("POST /api/v1/steps/{id}/run", s.authed(store.RoleResponder, s.runStep))
-	m.Handle("POST /api/v1/steps/{id}/done", s.authed(store.RoleResponder, s.tickStep(false)))
-	m.Handle("POST /api/v1/steps/{id}/skip", s.authed(store.RoleResponder, s.tickStep(true)))
-	m.Handle("GET /api/v1/automation", s.authed(store.RoleViewer, s.automation))
-	m.Handle("POST /api/v1/automation/pause", s.authed(store.RoleAdmin, s.setAutomation(true)))
-	m.Handle("POST /api/v1/automation/resume", s.authed(store.RoleAdmin, s.setAutomation(false)))
+	m.Handle("GET /api/v1/incidents/{id}/steps", s.authed(auth.RoleViewer, s.incidentSteps))
+	m.Handle("GET /api/v1/steps/{id}", s.authed(auth.RoleViewer, s.getStep))
+	m.Handle("POST /api/v1/steps/{id}/approve", s.authed(auth.RoleViewer, s.approver(s.approveStep)))
+	m.Handle("POST /api/v1/steps/{id}/reject", s.authed(auth.RoleViewer, s.approver(s.rejectStep)))
+	m.Handle("POST /api/v1/steps/{id}/run", s.authed(auth.RoleResponder, s.runStep))
+	m.Handle("POST /api/v1/steps/{id}/done", s.authed(auth.RoleResponder, s.tickStep(false)))
+	m.Handle("POST /api/v1/steps/{id}/skip", s.authed(auth.RoleResponder, s.tickStep(true)))
+	m.Handle("GET /api/v1/automation", s.authed(auth.RoleViewer, s.automation))
+	m.Handle("POST /api/v1/automation/pause", s.authed(auth.RoleAdmin, s.setAutomation(true)))
+	m.Handle("POST /api/v1/automation/resume", s.authed(auth.RoleAdmin, s.setAutomation(false)))
 }
 
 // approver lets through only the roles configured to approve write steps.
@@ -31,7 +32,7 @@ func (s *Server) approver(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 		roles := s.ApproverRoles
 		if len(roles) == 0 {
-			roles = []string{string(store.RoleResponder), string(store.RoleAdmin)}
+			roles = []string{string(auth.RoleResponder), string(auth.RoleAdmin)}
 		}
 		if !slices.Contains(roles, string(p.Role)) {
 			return incident.Errorf(incident.EFORBIDDEN, "token %q has role %s; approving steps needs one of: %s (approvals.roles)", p.Name, p.Role, strings.Join(roles, ", "))
@@ -43,7 +44,7 @@ func (s *Server) approver(h handlerFunc) handlerFunc {
 // stepView is a step with how it would run now.
 type stepView struct {
 	run.Step
-	Preview *run.Preview `json:"preview,omitempty"`
+	Preview *automation.Preview `json:"preview,omitempty"`
 }
 
 // MarshalJSON adds the preview to the step's own JSON (run.Step has its
@@ -123,25 +124,25 @@ type decisionBody struct {
 	Note   string            `json:"note"`
 }
 
-func (s *Server) decision(w http.ResponseWriter, r *http.Request, p *auth.Principal) (int64, run.Decision, error) {
+func (s *Server) decision(w http.ResponseWriter, r *http.Request, p *auth.Principal) (int64, automation.Decision, error) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		return 0, run.Decision{}, err
+		return 0, automation.Decision{}, err
 	}
 	var body decisionBody
 	if r.ContentLength != 0 {
 		if err := s.decodeJSON(w, r, &body); err != nil {
-			return 0, run.Decision{}, err
+			return 0, automation.Decision{}, err
 		}
 	}
 	reason := body.Reason
 	if reason == "" {
 		reason = body.Note
 	}
-	return id, run.Decision{Actor: p.Actor(), Params: body.Params, Text: body.Text, Reason: reason}, nil
+	return id, automation.Decision{Actor: p.Actor(), Params: body.Params, Text: body.Text, Reason: reason}, nil
 }
 
-func (s *Server) stepAction(w http.ResponseWriter, r *http.Request, p *auth.Principal, act func(int64, run.Decision) (*run.Step, error)) error {
+func (s *Server) stepAction(w http.ResponseWriter, r *http.Request, p *auth.Principal, act func(int64, automation.Decision) (*run.Step, error)) error {
 	id, d, err := s.decision(w, r, p)
 	if err != nil {
 		return err
@@ -155,20 +156,20 @@ func (s *Server) stepAction(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 func (s *Server) approveStep(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.stepAction(w, r, p, func(id int64, d run.Decision) (*run.Step, error) { return s.Runs.Approve(r.Context(), id, d) })
+	return s.stepAction(w, r, p, func(id int64, d automation.Decision) (*run.Step, error) { return s.Runs.Approve(r.Context(), id, d) })
 }
 
 func (s *Server) rejectStep(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.stepAction(w, r, p, func(id int64, d run.Decision) (*run.Step, error) { return s.Runs.Reject(r.Context(), id, d) })
+	return s.stepAction(w, r, p, func(id int64, d automation.Decision) (*run.Step, error) { return s.Runs.Reject(r.Context(), id, d) })
 }
 
 func (s *Server) runStep(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return s.stepAction(w, r, p, func(id int64, d run.Decision) (*run.Step, error) { return s.Runs.RunNow(r.Context(), id, d) })
+	return s.stepAction(w, r, p, func(id int64, d automation.Decision) (*run.Step, error) { return s.Runs.RunNow(r.Context(), id, d) })
 }
 
 func (s *Server) tickStep(skip bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		return s.stepAction(w, r, p, func(id int64, d run.Decision) (*run.Step, error) { return s.Runs.Tick(r.Context(), id, d, skip) })
+		return s.stepAction(w, r, p, func(id int64, d automation.Decision) (*run.Step, error) { return s.Runs.Tick(r.Context(), id, d, skip) })
 	}
 }
 
@@ -192,7 +193,7 @@ func (s *Server) setAutomation(paused bool) handlerFunc {
 		}
 		detail, _ := json.Marshal(map[string]bool{"paused": paused})
 		err := s.Store.InTx(r.Context(), func(tx store.Tx) error {
-			return tx.AppendAudit(r.Context(), &store.AuditEntry{At: s.Now().UTC(), Actor: p.Actor(), Action: action, Target: "automation", Detail: detail})
+			return tx.AppendAudit(r.Context(), &auth.AuditEntry{At: s.Now().UTC(), Actor: p.Actor(), Action: action, Target: "automation", Detail: detail})
 		})
 		if err != nil {
 			return err

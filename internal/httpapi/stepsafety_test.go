@@ -11,6 +11,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/run"
+	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 // safetyProbe opens an incident on testdata/safety.md with hostile labels
@@ -182,7 +183,7 @@ func TestParameterSwapClearsApprovals(t *testing.T) {
 func TestClaimChecksTheApprovedDigest(t *testing.T) {
 	b := safetyProbe(t, options{})
 	ctx := context.Background()
-	st := b.store.(run.Store)
+	st := b.store
 	mark := filepath.Join(t.TempDir(), "pwned")
 	b.json("POST", "/api/v1/automation/pause", "admin", nil, 200, nil)
 	note := b.step(1, "investigation/4")
@@ -190,7 +191,7 @@ func TestClaimChecksTheApprovedDigest(t *testing.T) {
 	b.json("POST", url, "responder", map[string]any{"params": map[string]string{"NOTE_TEXT": "hello"}}, 200, nil)
 	b.json("POST", url, "admin", nil, 200, nil)
 	block := b.step(1, "investigation/2")
-	err := st.InTxRun(ctx, func(tx run.Tx) error {
+	err := st.InTx(ctx, func(tx store.Tx) error {
 		s, err := tx.LockStep(ctx, note.ID)
 		if err != nil {
 			return err

@@ -49,6 +49,15 @@ type Ingester struct {
 	cfg  Config
 	reqs chan *request
 	wg   sync.WaitGroup
+
+	// stopping is closed when Stop begins: a Submit waiting to queue gives
+	// up with ErrStopped rather than block shutdown.
+	stopping chan struct{}
+	stopOnce sync.Once
+	// sending is held for reading by each Submit while it may send on
+	// reqs; Stop takes it for writing before it closes reqs, so that no
+	// send can meet a closed channel.
+	sending sync.RWMutex
 }
 
 type request struct {
@@ -73,7 +82,7 @@ func New(cfg Config) *Ingester {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Ingester{cfg: cfg, reqs: make(chan *request, 4096)}
+	return &Ingester{cfg: cfg, reqs: make(chan *request, 4096), stopping: make(chan struct{})}
 }
 
 // Start runs the committers until Stop.
@@ -87,38 +96,59 @@ func (in *Ingester) Start() {
 	}
 }
 
-// Stop lets queued requests commit, then stops the committers. Callers must
-// not Submit after Stop.
+// Stop stops taking requests, lets every queued one commit and be
+// answered, then stops the committers. A Submit whose request is not
+// queued by then returns ErrStopped. Stop may be called more than once.
 func (in *Ingester) Stop() {
-	close(in.reqs)
+	in.stopOnce.Do(func() {
+		close(in.stopping)
+		in.sending.Lock()
+		close(in.reqs)
+		in.sending.Unlock()
+	})
 	in.wg.Wait()
 }
 
-// ErrStopped is returned to a Submit that raced with Stop.
+// ErrStopped is returned by a Submit that came too late for Stop; nothing
+// of its request was stored.
 var ErrStopped = incident.Errorf(incident.EUNAVAILABLE, "intake is shutting down; retry")
 
 // Submit commits events and returns one result per event. It returns only
 // after the events are durably committed, or with an error when they were
 // not.
-func (in *Ingester) Submit(ctx context.Context, events []incident.Event) (res []incident.Result, err error) {
+func (in *Ingester) Submit(ctx context.Context, events []incident.Event) ([]incident.Result, error) {
 	if len(events) == 0 {
 		return nil, nil
 	}
 	r := &request{ctx: ctx, events: events, done: make(chan reply, 1)}
-	defer func() {
-		if recover() != nil { // send on closed channel: we are stopping
-			res, err = nil, ErrStopped
-		}
-	}()
-	select {
-	case in.reqs <- r:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if err := in.enqueue(r); err != nil {
+		return nil, err
 	}
 	// Once queued, wait for the outcome even if the caller gives up: the
 	// events may already be committed, and the answer must say so honestly.
 	rep := <-r.done
 	return rep.results, rep.err
+}
+
+// enqueue hands r to the committers, which answer everything queued
+// before they stop.
+func (in *Ingester) enqueue(r *request) error {
+	in.sending.RLock()
+	defer in.sending.RUnlock()
+	select {
+	case <-in.stopping:
+		// Stop has begun and may have closed reqs: do not offer a send.
+		return ErrStopped
+	default:
+	}
+	select {
+	case in.reqs <- r:
+		return nil
+	case <-in.stopping:
+		return ErrStopped
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
 }
 
 func (in *Ingester) commitLoop() {

@@ -2,11 +2,14 @@ package intake_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
@@ -111,5 +114,53 @@ func TestBadRequestFailsAlone(t *testing.T) {
 	incs, _ := st.ListIncidents(context.Background(), store.ListIncidentsParams{Limit: 10})
 	if len(incs) != 1 || incs[0].AlertCount != 19 {
 		t.Fatalf("incidents = %+v, want one with the 19 good alerts", incs)
+	}
+}
+
+// Stop while many callers submit: every Submit either succeeds, and its
+// alert is committed, or returns ErrStopped (a 503 with Retry-After), and
+// nothing else. Run it with -race: a send that can meet close(reqs) is a
+// data race.
+func TestStopWhileSubmitting(t *testing.T) {
+	st := open(t)
+	in := intake.New(intake.Config{Store: st, Logger: slog.New(slog.DiscardHandler)})
+	in.Start()
+	const clients = 16
+	var (
+		acked atomic.Int64
+		next  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				_, err := in.Submit(context.Background(), []incident.Event{event(int(next.Add(1)))})
+				if errors.Is(err, intake.ErrStopped) {
+					return
+				}
+				if err != nil {
+					t.Errorf("submit: %v", err)
+					return
+				}
+				acked.Add(1)
+			}
+		}()
+	}
+	for acked.Load() < 200 {
+		time.Sleep(time.Millisecond)
+	}
+	in.Stop()
+	wg.Wait()
+	in.Stop() // a second Stop is harmless
+
+	_, err := in.Submit(context.Background(), []incident.Event{event(-1)})
+	if !errors.Is(err, intake.ErrStopped) || incident.ErrorCode(err) != incident.EUNAVAILABLE {
+		t.Fatalf("submit after Stop: %v, want ErrStopped (unavailable)", err)
+	}
+	incs, err := st.ListIncidents(context.Background(), store.ListIncidentsParams{Limit: 10})
+	if err != nil || len(incs) != 1 || int64(incs[0].AlertCount) != acked.Load() {
+		t.Fatalf("incidents = %+v, %v; want one holding the %d acknowledged alerts", incs, err, acked.Load())
 	}
 }

@@ -1,6 +1,7 @@
 package playbook
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,7 +47,7 @@ func NewLibrary(log *slog.Logger, paths ...string) (*Library, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Library{log: log, paths: append([]string(nil), paths...), debounce: 250 * time.Millisecond}
+	l := &Library{log: log, paths: append([]string(nil), paths...), debounce: 200 * time.Millisecond}
 	l.snap.Store(&snapshot{byTitle: map[string][]procRef{}})
 	err := l.Reload()
 	return l, err
@@ -94,6 +96,50 @@ func (l *Library) Lint() []Diagnostic {
 // errors keeps its previous version live; the error and the log say why.
 // Documents whose files are gone are dropped.
 func (l *Library) Reload() error {
+	var sc *scan
+	if len(l.paths) > 0 {
+		sc = l.scan()
+	}
+	return l.load(sc)
+}
+
+// scan is what the files at a library's paths held when read.
+type scan struct {
+	files    []string
+	src      map[string][]byte
+	readErrs map[string]error
+	pathErrs []error
+}
+
+func (l *Library) scan() *scan {
+	files, errs := expandPaths(l.paths)
+	sc := &scan{files: files, src: map[string][]byte{}, readErrs: map[string]error{}, pathErrs: errs}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			sc.readErrs[f] = fmt.Errorf("read playbook: %w", err)
+			continue
+		}
+		sc.src[f] = src
+	}
+	return sc
+}
+
+// same reports whether two scans found the same files with the same bytes.
+func (sc *scan) same(o *scan) bool {
+	if !slices.Equal(sc.files, o.files) || len(sc.readErrs) != len(o.readErrs) || len(sc.pathErrs) != len(o.pathErrs) {
+		return false
+	}
+	for f, src := range sc.src {
+		if other, ok := o.src[f]; !ok || !bytes.Equal(src, other) {
+			return false
+		}
+	}
+	return true
+}
+
+// load makes sc's documents live, or the bundled playbook when sc is nil.
+func (l *Library) load(sc *scan) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	prev := map[string]*Playbook{}
@@ -111,7 +157,7 @@ func (l *Library) Reload() error {
 			l.log.Error("playbook not loaded", "path", path, "err", err)
 		}
 	}
-	if len(l.paths) == 0 {
+	if sc == nil {
 		pb, err := l.parse(examples.TelegramPlatformPlaybookPath, examples.TelegramPlatformPlaybook, prev)
 		if err != nil {
 			keep(examples.TelegramPlatformPlaybookPath, err)
@@ -119,18 +165,16 @@ func (l *Library) Reload() error {
 			loaded = append(loaded, pb)
 		}
 	} else {
-		files, ferrs := expandPaths(l.paths)
-		errs = append(errs, ferrs...)
-		for _, e := range ferrs {
+		errs = append(errs, sc.pathErrs...)
+		for _, e := range sc.pathErrs {
 			l.log.Error("playbook path", "err", e)
 		}
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				keep(f, fmt.Errorf("read playbook: %w", err))
+		for _, f := range sc.files {
+			if err := sc.readErrs[f]; err != nil {
+				keep(f, err)
 				continue
 			}
-			pb, err := l.parse(f, src, prev)
+			pb, err := l.parse(f, sc.src[f], prev)
 			if err != nil {
 				keep(f, err)
 				continue
@@ -149,8 +193,16 @@ func (l *Library) Reload() error {
 		}
 	}
 	for _, pb := range s.playbooks {
-		if old := prev[pb.Path]; old == nil || old.Hash != pb.Hash {
-			l.log.Info("playbook loaded", "id", pb.ID, "path", pb.Path, "version", pb.Hash[:12], "procedures", len(pb.Procedures))
+		old := prev[pb.Path]
+		if old != nil && old.Hash == pb.Hash {
+			continue
+		}
+		l.log.Info("playbook loaded", "id", pb.ID, "path", pb.Path, "version", pb.Hash[:12], "procedures", len(pb.Procedures))
+		if old != nil && len(pb.Procedures) < len(old.Procedures) {
+			// A save cut short parses too; say so rather than lose
+			// procedures without a word.
+			l.log.Warn("playbook reloaded with fewer procedures than before", "path", pb.Path,
+				"version", pb.Hash[:12], "procedures", len(pb.Procedures), "previous", old.Hash[:12], "previous_procedures", len(old.Procedures))
 		}
 	}
 	l.snap.Store(s)
@@ -273,10 +325,15 @@ func expandPaths(paths []string) ([]string, []error) {
 	return files, errs
 }
 
-// Watch reloads the library when a watched Markdown file changes, after
-// a short quiet period so that an editor's burst of writes is one reload.
-// It returns when ctx is done. With no paths (the bundled playbook) it
-// only waits.
+// Watch reloads the library when a watched Markdown file changes. A save
+// is not atomic for every editor (truncate, then write, perhaps in
+// pieces), and a file cut short may still parse, so a change is loaded
+// only once it is stable: after a quiet period with no file event the
+// files are read, and after a second quiet period they are read again;
+// only when both reads are the same are those bytes loaded. Any event in
+// between starts over. A document that then fails to parse keeps its
+// previous version live, as with Reload. It returns when ctx is done.
+// With no paths (the bundled playbook) it only waits.
 func (l *Library) Watch(ctx context.Context) error {
 	if len(l.paths) == 0 {
 		<-ctx.Done()
@@ -337,14 +394,20 @@ func (l *Library) Watch(ctx context.Context) error {
 		}
 		return false
 	}
-	var timer *time.Timer
+	timer := time.NewTimer(l.debounce)
+	timer.Stop()
+	defer timer.Stop()
 	var fire <-chan time.Time
+	quiet := func() {
+		timer.Reset(l.debounce)
+		fire = timer.C
+	}
+	// candidate is what the files held at the end of the last quiet
+	// period; it is loaded if they hold the same after the next one.
+	var candidate *scan
 	for {
 		select {
 		case <-ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
 			return nil
 		case ev, ok := <-w.Events:
 			if !ok {
@@ -362,12 +425,8 @@ func (l *Library) Watch(ctx context.Context) error {
 			if !relevant(ev.Name) {
 				continue
 			}
-			if timer == nil {
-				timer = time.NewTimer(l.debounce)
-			} else {
-				timer.Reset(l.debounce)
-			}
-			fire = timer.C
+			candidate = nil
+			quiet()
 		case err, ok := <-w.Errors:
 			if !ok {
 				return nil
@@ -375,7 +434,14 @@ func (l *Library) Watch(ctx context.Context) error {
 			l.log.WarnContext(ctx, "playbook watcher", "err", err)
 		case <-fire:
 			fire = nil
-			if err := l.Reload(); err != nil {
+			sc := l.scan()
+			if candidate == nil || !candidate.same(sc) {
+				candidate = sc
+				quiet()
+				continue
+			}
+			candidate = nil
+			if err := l.load(sc); err != nil {
 				l.log.WarnContext(ctx, "playbook reload had errors", "err", err)
 			}
 		}

@@ -3,6 +3,7 @@ package playbook
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -151,10 +152,15 @@ func TestLibraryDuplicateIDAndCrossAmbiguity(t *testing.T) {
 	}
 }
 
+// TestLibraryWatch saves a playbook as editors do (truncate, then write in
+// pieces with pauses longer than the quiet period) and as tools do (write
+// a temp file, rename it over), and checks that the watcher loads each
+// final version and never a state in between, although each of those
+// parses.
 func TestLibraryWatch(t *testing.T) {
 	t.Parallel()
 	b := setupLibrary(t, map[string]string{"disk.md": docA})
-	b.lib.debounce = 20 * time.Millisecond
+	d := b.lib.debounce
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.lib.Watch(ctx) }()
@@ -164,17 +170,133 @@ func TestLibraryWatch(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	// Wait for the watcher to be set up by writing until a change lands.
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; time.Now().Before(deadline); i++ {
+	waitFor := func(within time.Duration, ok func() bool) bool {
+		for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if ok() {
+				return true
+			}
+		}
+		return false
+	}
+	// The watcher is up once it picks up a new file in a new folder.
+	queued := func() bool {
+		_, ok := b.lib.Match(map[string]string{"alertname": "HighQueueDepth"})
+		return ok
+	}
+	for i := 0; !queued(); i++ {
+		if i == 10 {
+			t.Fatal("watch did not load a new file")
+		}
 		b.write(t, "sub/queue.md", "## Alerts\n### High Queue Depth\n- c\n")
-		b.write(t, "disk.md", docA+strings.Repeat("\n", i+1))
-		time.Sleep(50 * time.Millisecond)
-		if _, ok := b.lib.Match(map[string]string{"alertname": "HighQueueDepth"}); ok && b.lib.Playbook("disk").Source[len(docA)] == '\n' {
-			return
+		waitFor(4*d+time.Second, queued)
+	}
+
+	// Record every version of disk.md that is ever live.
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	stop := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if pb := b.lib.Playbook("disk"); pb != nil {
+				mu.Lock()
+				seen[string(pb.Source)] = true
+				mu.Unlock()
+			}
+		}
+	}()
+
+	version := func(n int) (full, half string) {
+		proc := func(title string) string {
+			return fmt.Sprintf("### %s\n1. **Check:**\n   ```sql\n   SELECT %d;\n   ```\n", title, n)
+		}
+		half = "## Alerts\n" + proc("Disk Full")
+		return half + proc("Disk Slow"), half
+	}
+	path := filepath.Join(b.dir, "disk.md")
+	pause := d * 3 / 2
+	// overran is set when a pause lasted so long that the state before it
+	// was stable by the watcher's own rule (a machine under heavy load).
+	overran := false
+	sleep := func() {
+		start := time.Now()
+		time.Sleep(pause)
+		if time.Since(start) > d*9/5 {
+			overran = true
 		}
 	}
-	t.Fatal("watch did not reload")
+	live := func(want string) func() bool {
+		return func() bool { pb := b.lib.Playbook("disk"); return pb != nil && string(pb.Source) == want }
+	}
+	allowed := map[string]bool{docA: true}
+
+	// An editor's save in place: truncate, then write in two pieces.
+	v1, half1 := version(11)
+	if pb, err := Parse(path, []byte(half1)); err != nil || len(pb.Procedures) != 1 {
+		t.Fatalf("a cut-short save must parse for this test to mean anything: %v", err)
+	}
+	allowed[v1] = true
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleep()
+	if _, err := f.WriteString(half1); err != nil {
+		t.Fatal(err)
+	}
+	sleep()
+	if _, err := f.WriteString(v1[len(half1):]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, live(v1)) {
+		t.Fatal("the editor's save was not loaded")
+	}
+
+	// A tool's save: a temp file written in pieces, then renamed over.
+	v2, half2 := version(12)
+	allowed[v2] = true
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(half2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sleep()
+	f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(v2[len(half2):]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(10*time.Second, live(v2)) {
+		t.Fatal("the renamed save was not loaded")
+	}
+
+	close(stop)
+	<-polled
+	if overran {
+		t.Log("a pause overran the watcher's quiet periods; not checking intermediate states")
+		return
+	}
+	for src := range seen {
+		if !allowed[src] {
+			t.Errorf("an intermediate state was live:\n%q", src)
+		}
+	}
 }
 
 func TestLibraryConcurrentMatchAndReload(t *testing.T) {

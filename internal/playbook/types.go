@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/run"
 )
 
 // Playbook is one parsed document. A Playbook and everything it points to
@@ -168,17 +169,15 @@ type Section struct {
 	Pos   Pos     `json:"pos"`
 }
 
-// TaskKind tells how a task is carried out.
-type TaskKind string
+// TaskKind tells how a task is carried out. The vocabulary of tasks,
+// executors, risks and parameter sources belongs to runs (package run);
+// the parser produces it.
+type TaskKind = run.TaskKind
 
 const (
-	// KindStep is an executable step: a fenced sql or shell block.
-	KindStep TaskKind = "step"
-	// KindManual is an action a person performs: a comment-only block, or
-	// a named (bold) item with no block.
-	KindManual TaskKind = "manual"
-	// KindChecklist is a prose item to tick off.
-	KindChecklist TaskKind = "checklist"
+	KindStep      = run.KindStep
+	KindManual    = run.KindManual
+	KindChecklist = run.KindChecklist
 )
 
 // Task is one ordered item of a section.
@@ -200,20 +199,20 @@ type Task struct {
 }
 
 // Executor names what runs a step.
-type Executor string
+type Executor = run.Executor
 
 const (
-	ExecSQL   Executor = "sql"
-	ExecShell Executor = "shell"
-	ExecKube  Executor = "kube"
+	ExecSQL   = run.ExecSQL
+	ExecShell = run.ExecShell
+	ExecKube  = run.ExecKube
 )
 
 // Risk says whether a step may change anything.
-type Risk string
+type Risk = run.Risk
 
 const (
-	RiskRead  Risk = "read"
-	RiskWrite Risk = "write"
+	RiskRead  = run.RiskRead
+	RiskWrite = run.RiskWrite
 )
 
 func maxRisk(a, b Risk) Risk {
@@ -294,15 +293,14 @@ type Attrs struct {
 
 // ParamType is the kind of value a parameter takes. Bind checks values
 // against it.
-type ParamType string
+type ParamType = run.ParamType
 
 const (
-	TypeString ParamType = "string"
-	TypeInt    ParamType = "int"
-	TypeIP     ParamType = "ip"
-	TypeCIDR   ParamType = "cidr" // an address prefix in canonical form: 10.0.0.0/8
-	// TypeK8sName is a Kubernetes object name (RFC 1123 subdomain).
-	TypeK8sName ParamType = "k8s_name"
+	TypeString  = run.TypeString
+	TypeInt     = run.TypeInt
+	TypeIP      = run.TypeIP
+	TypeCIDR    = run.TypeCIDR
+	TypeK8sName = run.TypeK8sName
 )
 
 // ParamForm is how a parameter was written.
@@ -332,26 +330,17 @@ type Param struct {
 }
 
 // SourceKind names where a parameter value comes from.
-type SourceKind string
+type SourceKind = run.SourceKind
 
 const (
-	SourceLabel      SourceKind = "label"
-	SourceAnnotation SourceKind = "annotation"
-	SourceStep       SourceKind = "step"
-	SourceHuman      SourceKind = "human"
+	SourceLabel      = run.SourceLabel
+	SourceAnnotation = run.SourceAnnotation
+	SourceStep       = run.SourceStep
+	SourceHuman      = run.SourceHuman
 )
 
 // Source is one place a parameter value may come from.
-type Source struct {
-	Kind SourceKind `json:"kind"`
-	// Names are the label or annotation names tried in order; a name
-	// matches a key whose normalised form (lower case, letters and digits
-	// only) is equal.
-	Names []string `json:"names,omitempty"`
-	// Step and Column name an earlier step's output column.
-	Step   string `json:"step,omitempty"`
-	Column string `json:"column,omitempty"`
-}
+type Source = run.Source
 
 // Phase is one phase of the general incident response process.
 type Phase struct {

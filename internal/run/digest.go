@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-
-	"github.com/firebreak-dev/firebreak/internal/playbook"
 )
 
 // RequestDigest is the identity of exactly what a step would run: its
@@ -43,9 +41,9 @@ func RequestDigest(s *Step) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// validApprovals counts the distinct people whose approval is for the
+// ValidApprovals counts the distinct people whose approval is for the
 // step exactly as it stands.
-func validApprovals(s *Step) int {
+func ValidApprovals(s *Step) int {
 	d := RequestDigest(s)
 	seen := map[string]bool{}
 	for _, a := range s.Approvals {
@@ -56,7 +54,7 @@ func validApprovals(s *Step) int {
 	return len(seen)
 }
 
-// needsApproval reports whether a step may run only after approval, and
+// NeedsApproval reports whether a step may run only after approval, and
 // why. It is the one rule the planner, the decisions and the claim check
 // share:
 //   - a write step always needs it;
@@ -68,13 +66,13 @@ func validApprovals(s *Step) int {
 //
 // Edited SQL that classifies as read needs none: it runs inside a READ
 // ONLY transaction, which PostgreSQL enforces.
-func needsApproval(s *Step) (bool, string) {
+func NeedsApproval(s *Step) (bool, string) {
 	switch {
-	case s.Kind != playbook.KindStep:
+	case s.Kind != KindStep:
 		return false, ""
-	case s.Risk == playbook.RiskWrite:
+	case s.Risk == RiskWrite:
 		return true, "write step"
-	case s.Edited && s.Executor != playbook.ExecSQL:
+	case s.Edited && s.Executor != ExecSQL:
 		return true, "edited " + string(s.Executor) + " text always needs approval"
 	}
 	for _, p := range s.Params {
@@ -87,17 +85,17 @@ func needsApproval(s *Step) (bool, string) {
 
 // runnable is the last check before a claimed step runs: it returns why
 // the step must not run, or "" when it may.
-func runnable(s *Step) string {
-	need, why := needsApproval(s)
+func Runnable(s *Step) string {
+	need, why := NeedsApproval(s)
 	if need {
 		required := max(s.Approvers, s.ApproversRule, 1)
-		if n := validApprovals(s); n < required {
+		if n := ValidApprovals(s); n < required {
 			return fmt.Sprintf("it needs %d approval(s) of exactly what runs (%s) and has %d; it changed after approval, or was never approved", required, why, n)
 		}
 	}
 	var fromAlert []string
 	for _, p := range s.Params {
-		if p.Interpreted && p.Value != nil && !fromPerson(p.From) {
+		if p.Interpreted && p.Value != nil && !FromPerson(p.From) {
 			fromAlert = append(fromAlert, p.Name+" (from "+p.From+")")
 		}
 	}
@@ -109,11 +107,11 @@ func runnable(s *Step) string {
 
 // fromPerson reports whether a parameter's From names a person rather
 // than an alert label, annotation or step output.
-func fromPerson(from string) bool {
+func FromPerson(from string) bool {
 	if from == "" {
 		return false
 	}
-	for _, k := range []playbook.SourceKind{playbook.SourceLabel, playbook.SourceAnnotation, playbook.SourceStep} {
+	for _, k := range []SourceKind{SourceLabel, SourceAnnotation, SourceStep} {
 		if strings.HasPrefix(from, string(k)+":") {
 			return false
 		}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/playbook"
 )
 
 // Status of a step.
@@ -56,17 +55,17 @@ type Run struct {
 // Step is one task of a run, with everything needed to run it again after
 // a restart: the task's text as it will run, its parameters and state.
 type Step struct {
-	ID         int64             `json:"id"`
-	RunID      int64             `json:"run_id"`
-	IncidentID int64             `json:"incident_id"`
-	Position   int               `json:"position"`
-	TaskKey    string            `json:"task_key"`
-	Section    string            `json:"section"`
-	Name       string            `json:"name"`
-	Kind       playbook.TaskKind `json:"kind"`
-	Executor   playbook.Executor `json:"executor,omitempty"`
-	Risk       playbook.Risk     `json:"risk,omitempty"`
-	Status     Status            `json:"status"`
+	ID         int64    `json:"id"`
+	RunID      int64    `json:"run_id"`
+	IncidentID int64    `json:"incident_id"`
+	Position   int      `json:"position"`
+	TaskKey    string   `json:"task_key"`
+	Section    string   `json:"section"`
+	Name       string   `json:"name"`
+	Kind       TaskKind `json:"kind"`
+	Executor   Executor `json:"executor,omitempty"`
+	Risk       Risk     `json:"risk,omitempty"`
+	Status     Status   `json:"status"`
 	// Reason says why the step is in its status: what input it needs, why
 	// it was skipped or cancelled.
 	Reason string `json:"reason,omitempty"`
@@ -129,14 +128,14 @@ type Proc struct {
 
 // Param is a step parameter and the value it has so far.
 type Param struct {
-	Name  string             `json:"name"`
-	Type  playbook.ParamType `json:"type"`
-	Value *string            `json:"value,omitempty"`
+	Name  string    `json:"name"`
+	Type  ParamType `json:"type"`
+	Value *string   `json:"value,omitempty"`
 	// From says where the value came from: label:pod, annotation:x,
 	// step:immediate-actions/1.pid, or a person's name.
 	From string `json:"from,omitempty"`
 	// Sources are where a value may come from, as the playbook says.
-	Sources []playbook.Source `json:"sources,omitempty"`
+	Sources []Source `json:"sources,omitempty"`
 	// Choices are values offered from an earlier step's output column.
 	Choices []string `json:"choices,omitempty"`
 	// Interpreted marks a parameter whose placeholder sits in text another

@@ -6,7 +6,9 @@ import (
 	"context"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/run"
 )
 
 // Store is a database that holds Firebreak's state.
@@ -31,8 +33,8 @@ type Store interface {
 	CountOpenIncidents(ctx context.Context) (map[incident.Severity]int, error)
 
 	// TokenByHash finds a token by the SHA-256 digest of its secret.
-	TokenByHash(ctx context.Context, hash []byte) (*Token, error)
-	ListTokens(ctx context.Context) ([]Token, error)
+	TokenByHash(ctx context.Context, hash []byte) (*auth.Token, error)
+	ListTokens(ctx context.Context) ([]auth.Token, error)
 	// HasAdmin reports whether any live admin token exists.
 	HasAdmin(ctx context.Context) (bool, error)
 
@@ -40,14 +42,18 @@ type Store interface {
 	// text already stored is left alone.
 	SavePlaybookVersion(ctx context.Context, v PlaybookVersion) error
 	GetPlaybookVersion(ctx context.Context, hash string) (*PlaybookVersion, error)
+
+	// Runs and steps, read outside a transaction.
+	run.Reader
 }
 
 // Tx is a write transaction.
 type Tx interface {
 	incident.Tx
-	CreateToken(ctx context.Context, t *Token) error
+	run.Tx
+	CreateToken(ctx context.Context, t *auth.Token) error
 	RevokeToken(ctx context.Context, id int64, at time.Time) error
-	AppendAudit(ctx context.Context, e *AuditEntry) error
+	AppendAudit(ctx context.Context, e *auth.AuditEntry) error
 }
 
 // ListIncidentsParams filters and pages incidents, newest first.
@@ -73,57 +79,6 @@ type ListTimelineParams struct {
 	IncidentID int64
 	AfterID    int64
 	Limit      int
-}
-
-// Role decides what a token may do.
-type Role string
-
-const (
-	RoleViewer    Role = "viewer"
-	RoleResponder Role = "responder"
-	RoleAdmin     Role = "admin"
-	// RoleIngest is an integration key's role: it may only post alerts of
-	// its own source.
-	RoleIngest Role = "ingest"
-)
-
-// Allows reports whether a holder of r may act as need. Ingest keys allow
-// nothing but ingest, and nothing else allows ingest.
-func (r Role) Allows(need Role) bool {
-	if r == RoleIngest || need == RoleIngest {
-		return r == need
-	}
-	rank := map[Role]int{RoleViewer: 1, RoleResponder: 2, RoleAdmin: 3}
-	return rank[r] >= rank[need] && rank[need] > 0
-}
-
-// ValidUserRole reports whether r can be given to a person's token.
-func (r Role) ValidUserRole() bool {
-	return r == RoleViewer || r == RoleResponder || r == RoleAdmin
-}
-
-// Token is an API token or an integration key. Its secret is never stored,
-// only its SHA-256 digest.
-type Token struct {
-	ID        int64           `json:"id"`
-	Name      string          `json:"name"`
-	Role      Role            `json:"role"`
-	Source    incident.Source `json:"source,omitempty"` // integration keys only
-	Hash      []byte          `json:"-"`
-	Prefix    string          `json:"prefix"` // the first characters, to tell keys apart
-	CreatedAt time.Time       `json:"created_at"`
-	CreatedBy string          `json:"created_by,omitempty"`
-	RevokedAt time.Time       `json:"revoked_at,omitzero"`
-}
-
-// AuditEntry records who did what, outside any one incident's timeline.
-type AuditEntry struct {
-	ID     int64     `json:"id"`
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Action string    `json:"action"`
-	Target string    `json:"target"`
-	Detail []byte    `json:"detail,omitempty"`
 }
 
 // PlaybookVersion is the exact text of a playbook as it was loaded.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -134,9 +136,9 @@ func (db *DB) CountOpenIncidents(ctx context.Context) (map[incident.Severity]int
 
 const tokenCols = `id, name, role, source, hash, prefix, created_at, created_by, revoked_at`
 
-func scanToken(s scanner) (store.Token, error) {
+func scanToken(s scanner) (auth.Token, error) {
 	var (
-		t       store.Token
+		t       auth.Token
 		revoked pgtype.Timestamptz
 	)
 	if err := s.Scan(&t.ID, (*text)(&t.Name), (*text)(&t.Role), (*text)(&t.Source), &t.Hash, (*text)(&t.Prefix),
@@ -147,7 +149,7 @@ func scanToken(s scanner) (store.Token, error) {
 	return t, nil
 }
 
-func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
+func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*auth.Token, error) {
 	t, err := scanToken(db.pool.QueryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1 AND revoked_at IS NULL`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "token not found")
@@ -158,7 +160,7 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*store.Token, error
 	return &t, nil
 }
 
-func (db *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
+func (db *DB) ListTokens(ctx context.Context) ([]auth.Token, error) {
 	rows, err := db.pool.Query(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, err

@@ -9,14 +9,13 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 var (
-	_ run.Tx    = (*txn)(nil)
-	_ run.Store = (*DB)(nil)
+	_ store.Tx    = (*txn)(nil)
+	_ store.Store = (*DB)(nil)
 )
 
 const stepCols = `id, run_id, incident_id, position, task_key, section, name, kind, executor, risk, status, reason, auto, queued,
@@ -43,7 +42,7 @@ func scanStep(sc scanner) (*run.Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Kind, s.Executor, s.Risk, s.Status = playbook.TaskKind(kind), playbook.Executor(exec), playbook.Risk(risk), run.Status(status)
+	s.Kind, s.Executor, s.Risk, s.Status = run.TaskKind(kind), run.Executor(exec), run.Risk(risk), run.Status(status)
 	s.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	s.ExpiresAt, s.LeaseUntil = fromTime(expires), fromTime(lease)
 	s.StartedAt, s.FinishedAt = fromTime(started), fromTime(finished)
@@ -174,11 +173,6 @@ func (t *txn) GetSetting(ctx context.Context, key string) (string, error) {
 func (t *txn) SetSetting(ctx context.Context, key, value string) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
-}
-
-// InTxRun is InTx for the run engine, with the same retries.
-func (db *DB) InTxRun(ctx context.Context, fn func(run.Tx) error) error {
-	return db.InTx(ctx, func(tx store.Tx) error { return fn(tx.(*txn)) })
 }
 
 func (db *DB) RunsOfIncident(ctx context.Context, incidentID int64) ([]run.Run, error) {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -519,7 +521,7 @@ func (t *txn) IncidentsWithPendingSummaries(ctx context.Context, limit int) ([]*
 	return incs, err
 }
 
-func (t *txn) CreateToken(ctx context.Context, tok *store.Token) error {
+func (t *txn) CreateToken(ctx context.Context, tok *auth.Token) error {
 	err := t.tx.QueryRow(ctx, `INSERT INTO tokens (name, role, source, hash, prefix, created_at, created_by)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
 		text(tok.Name), text(tok.Role), text(tok.Source), tok.Hash, text(tok.Prefix), tok.CreatedAt, text(tok.CreatedBy)).Scan(&tok.ID)
@@ -537,7 +539,7 @@ func (t *txn) RevokeToken(ctx context.Context, id int64, at time.Time) error {
 	return nil
 }
 
-func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
+func (t *txn) AppendAudit(ctx context.Context, e *auth.AuditEntry) error {
 	return t.tx.QueryRow(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		e.At, text(e.Actor), text(e.Action), text(e.Target), nullJSON(e.Detail)).Scan(&e.ID)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
@@ -136,9 +138,9 @@ func (db *DB) CountOpenIncidents(ctx context.Context) (map[incident.Severity]int
 
 const tokenCols = `id, name, role, source, hash, prefix, created_at, created_by, revoked_at`
 
-func scanToken(s scanner) (*store.Token, error) {
+func scanToken(s scanner) (*auth.Token, error) {
 	var (
-		t       store.Token
+		t       auth.Token
 		role    string
 		source  string
 		created int64
@@ -147,12 +149,12 @@ func scanToken(s scanner) (*store.Token, error) {
 	if err := s.Scan(&t.ID, &t.Name, &role, &source, &t.Hash, &t.Prefix, &created, &t.CreatedBy, &revoked); err != nil {
 		return nil, err
 	}
-	t.Role, t.Source = store.Role(role), incident.Source(source)
+	t.Role, t.Source = auth.Role(role), incident.Source(source)
 	t.CreatedAt, t.RevokedAt = time.UnixMicro(created).UTC(), fromMicros(revoked)
 	return &t, nil
 }
 
-func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*store.Token, error) {
+func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*auth.Token, error) {
 	t, err := scanToken(db.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ? AND revoked_at IS NULL`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "token not found")
@@ -160,13 +162,13 @@ func (db *DB) TokenByHash(ctx context.Context, hash []byte) (*store.Token, error
 	return t, err
 }
 
-func (db *DB) ListTokens(ctx context.Context) ([]store.Token, error) {
+func (db *DB) ListTokens(ctx context.Context) ([]auth.Token, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []store.Token
+	var out []auth.Token
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
@@ -31,7 +30,7 @@ func scanStep(sc scanner) (*run.Step, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Kind, s.Executor, s.Risk, s.Status = playbook.TaskKind(kind), playbook.Executor(exec), playbook.Risk(risk), run.Status(status)
+	s.Kind, s.Executor, s.Risk, s.Status = run.TaskKind(kind), run.Executor(exec), run.Risk(risk), run.Status(status)
 	s.Timeout = time.Duration(timeoutMS) * time.Millisecond
 	s.ExpiresAt, s.LeaseUntil = fromMicros(expires), fromMicros(lease)
 	s.StartedAt, s.FinishedAt = fromMicros(started), fromMicros(finished)
@@ -172,14 +171,9 @@ func (t *txn) SetSetting(ctx context.Context, key, value string) error {
 	return err
 }
 
-// InTxRun is InTx for the run engine.
-func (db *DB) InTxRun(ctx context.Context, fn func(run.Tx) error) error {
-	return mapErr(db.inTx(ctx, func(tx *sql.Tx) error { return fn(&txn{db: db, tx: tx}) }))
-}
-
 var (
-	_ run.Tx    = (*txn)(nil)
-	_ run.Store = (*DB)(nil)
+	_ store.Tx    = (*txn)(nil)
+	_ store.Store = (*DB)(nil)
 )
 
 func (db *DB) RunsOfIncident(ctx context.Context, incidentID int64) ([]run.Run, error) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
@@ -357,7 +359,7 @@ func (t *txn) IncidentsWithPendingSummaries(ctx context.Context, limit int) ([]*
 	return out, rows.Err()
 }
 
-func (t *txn) CreateToken(ctx context.Context, tok *store.Token) error {
+func (t *txn) CreateToken(ctx context.Context, tok *auth.Token) error {
 	err := t.tx.QueryRowContext(ctx, `INSERT INTO tokens (name, role, source, hash, prefix, created_at, created_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		tok.Name, tok.Role, tok.Source, tok.Hash, tok.Prefix, micros(tok.CreatedAt), tok.CreatedBy).Scan(&tok.ID)
@@ -375,7 +377,7 @@ func (t *txn) RevokeToken(ctx context.Context, id int64, at time.Time) error {
 	return nil
 }
 
-func (t *txn) AppendAudit(ctx context.Context, e *store.AuditEntry) error {
+func (t *txn) AppendAudit(ctx context.Context, e *auth.AuditEntry) error {
 	return t.tx.QueryRowContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		micros(e.At), e.Actor, e.Action, e.Target, store.NullBytes(e.Detail)).Scan(&e.ID)
 }

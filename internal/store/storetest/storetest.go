@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
+
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
@@ -526,20 +528,20 @@ func testTokens(t *testing.T, f Factory) {
 		t.Fatalf("fresh store has admin = %v, %v", ok, err)
 	}
 	h := sha256.Sum256([]byte("fbt_secret"))
-	tok := &store.Token{Name: "alice", Role: store.RoleAdmin, Hash: h[:], Prefix: "fbt_secr", CreatedAt: t0}
+	tok := &auth.Token{Name: "alice", Role: auth.RoleAdmin, Hash: h[:], Prefix: "fbt_secr", CreatedAt: t0}
 	err := b.s.InTx(b.ctx, func(tx store.Tx) error { return tx.CreateToken(b.ctx, tok) })
 	if err != nil || tok.ID == 0 {
 		t.Fatalf("create token: %v", err)
 	}
 	got, err := b.s.TokenByHash(b.ctx, h[:])
-	if err != nil || got.Name != "alice" || got.Role != store.RoleAdmin {
+	if err != nil || got.Name != "alice" || got.Role != auth.RoleAdmin {
 		t.Fatalf("by hash = %+v, %v", got, err)
 	}
 	if ok, _ := b.s.HasAdmin(b.ctx); !ok {
 		t.Fatal("HasAdmin = false after creating one")
 	}
 	h2 := sha256.Sum256([]byte("other"))
-	dup := &store.Token{Name: "alice", Role: store.RoleViewer, Hash: h2[:], Prefix: "x", CreatedAt: t0}
+	dup := &auth.Token{Name: "alice", Role: auth.RoleViewer, Hash: h2[:], Prefix: "x", CreatedAt: t0}
 	err = b.s.InTx(b.ctx, func(tx store.Tx) error { return tx.CreateToken(b.ctx, dup) })
 	if incident.ErrorCode(err) != incident.ECONFLICT {
 		t.Fatalf("duplicate live name: err = %v, want conflict", err)
@@ -548,7 +550,7 @@ func testTokens(t *testing.T, f Factory) {
 		if err := tx.RevokeToken(b.ctx, tok.ID, t0); err != nil {
 			return err
 		}
-		return tx.AppendAudit(b.ctx, &store.AuditEntry{At: t0, Actor: "root", Action: "token.revoke", Target: "alice"})
+		return tx.AppendAudit(b.ctx, &auth.AuditEntry{At: t0, Actor: "root", Action: "token.revoke", Target: "alice"})
 	})
 	if err != nil {
 		t.Fatal(err)

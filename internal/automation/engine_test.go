@@ -1,4 +1,4 @@
-package run_test
+package automation_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/pgtest"
@@ -21,7 +22,7 @@ import (
 )
 
 func TestDiff(t *testing.T) {
-	got := run.Diff("a\nb\nc", "a\nx\nc\nd")
+	got := automation.Diff("a\nb\nc", "a\nx\nc\nd")
 	want := "  a\n- b\n+ x\n  c\n+ d"
 	if got != want {
 		t.Fatalf("diff =\n%s\nwant\n%s", got, want)
@@ -36,7 +37,7 @@ func TestRecoveryReadsWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := &playbook.Match{Playbook: pb, Procedure: pb.Procedures[0]}
-	_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
+	_, steps := automation.Plan(1, m, automation.PlanOptions{Now: time.Now(), ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
 	want := map[string]bool{"investigation/1": true, "recovery/1": false, "recovery/2": true}
 	for _, s := range steps {
 		if s.Queued != want[s.TaskKey] || s.Status != run.StatusPending {
@@ -70,7 +71,7 @@ func TestPlanReference(t *testing.T) {
 		if !ok {
 			t.Fatalf("%v matched nothing", c.alert)
 		}
-		_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), Labels: c.alert, ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
+		_, steps := automation.Plan(1, m, automation.PlanOptions{Now: time.Now(), Labels: c.alert, ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
 		var s *run.Step
 		for _, st := range steps {
 			if st.TaskKey == c.task {
@@ -85,13 +86,13 @@ func TestPlanReference(t *testing.T) {
 
 // counter wraps the real executors and counts how often each step runs.
 type counter struct {
-	*run.Executors
+	*automation.Executors
 	mu   *sync.Mutex
 	runs map[int64]int
 	mine int // steps this counter's instance ran
 }
 
-func newCounter(x *run.Executors) *counter {
+func newCounter(x *automation.Executors) *counter {
 	return &counter{Executors: x, mu: new(sync.Mutex), runs: map[int64]int{}}
 }
 
@@ -131,11 +132,11 @@ func TestTwoInstancesRunEachStepOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cnt := newCounter(&run.Executors{SQL: targets, DefaultSQL: "db"})
+	cnt := newCounter(&automation.Executors{SQL: targets, DefaultSQL: "db"})
 	cntB := cnt.twin()
-	engines := []*run.Engine{
-		run.New(run.Config{Store: a, Playbooks: lib, Exec: cnt, Instance: "a", Workers: 4, Sweep: 20 * time.Millisecond}),
-		run.New(run.Config{Store: b, Playbooks: lib, Exec: cntB, Instance: "b", Workers: 4, Sweep: 20 * time.Millisecond}),
+	engines := []*automation.Engine{
+		automation.New(automation.Config{Store: a, Playbooks: lib, Exec: cnt, Instance: "a", Workers: 4, Sweep: 20 * time.Millisecond}),
+		automation.New(automation.Config{Store: b, Playbooks: lib, Exec: cntB, Instance: "b", Workers: 4, Sweep: 20 * time.Millisecond}),
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	for _, e := range engines {
@@ -155,7 +156,7 @@ func TestTwoInstancesRunEachStepOnce(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return e.OnIncidents(ctx, tx.(run.Tx), batch.Opened, map[int64]*incident.Event{batch.Opened[0].ID: &ev}, nil)
+				return e.OnIncidents(ctx, tx, batch.Opened, map[int64]*incident.Event{batch.Opened[0].ID: &ev}, nil)
 			})
 			if err != nil {
 				t.Error(err)
@@ -225,11 +226,11 @@ func TestInterruptedWriteIsNotRerun(t *testing.T) {
 			}
 			clock := time.Date(2026, 11, 26, 3, 0, 0, 0, time.UTC)
 			now := func() time.Time { return clock }
-			cnt := newCounter(&run.Executors{})
-			e := run.New(run.Config{Store: st, Playbooks: lib, Exec: cnt, Now: now, Instance: "survivor", Logger: slog.New(slog.DiscardHandler)})
+			cnt := newCounter(&automation.Executors{})
+			e := automation.New(automation.Config{Store: st, Playbooks: lib, Exec: cnt, Now: now, Instance: "survivor", Logger: slog.New(slog.DiscardHandler)})
 			ev := incident.Event{Source: incident.SourceGeneric, Status: incident.AlertFiring, Key: "x", Severity: incident.SeverityCritical,
 				Labels: map[string]string{"alertname": "HighQueueDepth", "service": "job-worker"}}
-			err = st.InTxRun(ctx, func(tx run.Tx) error {
+			err = st.InTx(ctx, func(tx store.Tx) error {
 				batch, err := incident.ApplyBatch(ctx, tx, []incident.Event{ev}, incident.Options{Now: now()})
 				if err != nil {
 					return err
@@ -241,7 +242,7 @@ func TestInterruptedWriteIsNotRerun(t *testing.T) {
 			}
 			// A dead instance claimed everything queued, and a write step too.
 			steps, _ := st.StepsOfIncident(ctx, 1)
-			err = st.InTxRun(ctx, func(tx run.Tx) error {
+			err = st.InTx(ctx, func(tx store.Tx) error {
 				for _, s := range steps {
 					if s.TaskKey == "immediate-actions/1" || s.TaskKey == "immediate-actions/3" {
 						cur, err := tx.LockStep(ctx, s.ID)
@@ -309,10 +310,10 @@ func TestStepTextsRoundTrip(t *testing.T) {
 			ctx := context.Background()
 			st := openStore(t, engine)
 			lib, _ := playbook.NewLibrary(nil)
-			e := run.New(run.Config{Store: st, Playbooks: lib, Exec: &run.Executors{}})
+			e := automation.New(automation.Config{Store: st, Playbooks: lib, Exec: &automation.Executors{}})
 			ev := incident.Event{Source: incident.SourceGeneric, Status: incident.AlertFiring, Key: "k", Severity: incident.SeverityWarning,
 				Labels: map[string]string{"alertname": "ServiceDown", "service": "api"}}
-			err := st.InTxRun(ctx, func(tx run.Tx) error {
+			err := st.InTx(ctx, func(tx store.Tx) error {
 				b, err := incident.ApplyBatch(ctx, tx, []incident.Event{ev}, incident.Options{Now: time.Now()})
 				if err != nil {
 					return err
@@ -323,7 +324,7 @@ func TestStepTextsRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			odd := "a\x00b\x01c 'quote' ðŸ”´"
-			err = st.InTxRun(ctx, func(tx run.Tx) error {
+			err = st.InTx(ctx, func(tx store.Tx) error {
 				s, err := tx.LockStep(ctx, 1)
 				if err != nil {
 					return err
@@ -347,10 +348,7 @@ func TestStepTextsRoundTrip(t *testing.T) {
 }
 
 // runStore is a store that holds incidents and runs.
-type runStore interface {
-	store.Store
-	run.Store
-}
+type runStore = store.Store
 
 // openStore opens a fresh, migrated store of the named engine for the test.
 func openStore(t *testing.T, engine string) runStore {

@@ -1,4 +1,4 @@
-package run_test
+package automation_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/automation"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
 	"github.com/firebreak-dev/firebreak/internal/pgtest"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
@@ -24,7 +25,7 @@ func TestPlanNestedInterpreterIgnoresAlert(t *testing.T) {
 	}
 	m := &playbook.Match{Playbook: pb, Procedure: pb.Procedures[0]}
 	labels := map[string]string{"alertname": "NoteProbe", "note_text": "$(touch /tmp/x)"}
-	_, steps := run.Plan(1, m, run.PlanOptions{Now: time.Now(), Labels: labels, ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
+	_, steps := automation.Plan(1, m, automation.PlanOptions{Now: time.Now(), Labels: labels, ApprovalTTL: time.Hour, DefaultTimeout: time.Second})
 	s := steps[0]
 	if len(s.Params) != 1 || !s.Params[0].Interpreted || s.Params[0].Value != nil {
 		t.Fatalf("params = %+v; want NOTE_TEXT interpreted and empty", s.Params)
@@ -45,7 +46,7 @@ func TestDiffLinearSpace(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	d := run.Diff(a.String(), b.String())
+	d := automation.Diff(a.String(), b.String())
 	runtime.ReadMemStats(&after)
 	if n := strings.Count(d, "\n"); n < 12000 {
 		t.Fatalf("diff has %d lines", n)
@@ -69,7 +70,7 @@ func TestReadStepsRunReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer targets.Close()
-	x := &run.Executors{SQL: targets, DefaultSQL: "db"}
+	x := &automation.Executors{SQL: targets, DefaultSQL: "db"}
 	// Classified as a read by mistake: the step says read, the text writes.
 	s := &run.Step{ID: 1, Kind: playbook.KindStep, Executor: playbook.ExecSQL, Risk: playbook.RiskRead, Language: "sql",
 		Text: "INSERT INTO marks VALUES (1)", Timeout: 5 * time.Second}

@@ -1,4 +1,4 @@
-package run
+package automation
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/run"
 )
 
 // PlanOptions steer Plan.
@@ -27,19 +28,19 @@ type PlanOptions struct {
 
 // Plan builds a run with one step per task of the matched procedure, in
 // document order, each in the status it starts in.
-func Plan(incidentID int64, m *playbook.Match, opt PlanOptions) (*Run, []*Step) {
+func Plan(incidentID int64, m *playbook.Match, opt PlanOptions) (*run.Run, []*run.Step) {
 	pr := m.Procedure
-	r := &Run{
+	r := &run.Run{
 		IncidentID: incidentID, PlaybookID: m.Playbook.ID, PlaybookHash: m.Playbook.Hash,
 		ProcedureKey: pr.Key, ProcedureTitle: pr.Title, MatchReason: m.Reason,
 		TwoPerson: pr.TwoPerson || opt.TwoPerson, CreatedAt: opt.Now,
 	}
-	var steps []*Step
+	var steps []*run.Step
 	for _, sec := range pr.Sections {
 		for _, t := range sec.Tasks {
-			s := &Step{
+			s := &run.Step{
 				IncidentID: incidentID, Position: len(steps) + 1, TaskKey: t.Key, Section: sec.Title,
-				Name: t.Name, Kind: t.Kind, Status: StatusPending, CreatedAt: opt.Now, UpdatedAt: opt.Now, MaxAttempts: 1,
+				Name: t.Name, Kind: t.Kind, Status: run.StatusPending, CreatedAt: opt.Now, UpdatedAt: opt.Now, MaxAttempts: 1,
 			}
 			if t.Kind != playbook.KindStep || t.Step == nil {
 				s.Text = t.Text
@@ -57,7 +58,7 @@ func Plan(incidentID int64, m *playbook.Match, opt PlanOptions) (*Run, []*Step) 
 	return r, steps
 }
 
-func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions) {
+func planStep(s *run.Step, st *playbook.Step, r *run.Run, procAuto bool, opt PlanOptions) {
 	s.Executor, s.Risk, s.Language, s.Target = st.Executor, st.Risk, st.Language, st.Target
 	s.Text = st.SQL
 	if s.Text == "" {
@@ -78,13 +79,13 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 		s.ApproversRule = 2
 	}
 	missing := missingParams(s.Params)
-	needApproval, why := needsApproval(s)
+	needApproval, why := run.NeedsApproval(s)
 	var unavailable error
 	if opt.Available != nil {
 		unavailable = opt.Available(st.Executor, st.Target)
 	}
 	if unavailable != nil && st.Risk != playbook.RiskWrite {
-		s.Status, s.Reason = StatusSkipped, unavailable.Error()
+		s.Status, s.Reason = run.StatusSkipped, unavailable.Error()
 		return
 	}
 	if st.NeedsEditing {
@@ -92,7 +93,7 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 	}
 	switch {
 	case needApproval:
-		s.Status = StatusAwaitingApproval
+		s.Status = run.StatusAwaitingApproval
 		s.Approvers = s.ApproversRule
 		s.ExpiresAt = opt.Now.Add(opt.ApprovalTTL)
 		s.Reason = why + ": waits for approval"
@@ -105,9 +106,9 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 			s.Reason += "; it cannot run here until configured: " + unavailable.Error()
 		}
 	case st.NeedsEditing:
-		s.Status, s.Reason = StatusNeedsInput, "needs editing before it can run: "+st.EditReason
+		s.Status, s.Reason = run.StatusNeedsInput, "needs editing before it can run: "+st.EditReason
 	case len(missing) > 0:
-		s.Status, s.Reason = StatusNeedsInput, "needs a value for "+strings.Join(missing, ", ")
+		s.Status, s.Reason = run.StatusNeedsInput, "needs a value for "+strings.Join(missing, ", ")
 	default:
 		s.Auto = st.Auto && procAuto
 		s.Queued = s.Auto
@@ -119,11 +120,11 @@ func planStep(s *Step, st *playbook.Step, r *Run, procAuto bool, opt PlanOptions
 }
 
 // paramsFor lists a step's parameters with the values the alert gives.
-func paramsFor(st *playbook.Step, labels, annotations map[string]string) []Param {
-	var out []Param
+func paramsFor(st *playbook.Step, labels, annotations map[string]string) []run.Param {
+	var out []run.Param
 	for i := range st.Params {
 		p := &st.Params[i]
-		rp := Param{Name: p.Name, Type: p.Type, Sources: p.Sources, Interpreted: p.Interpreted}
+		rp := run.Param{Name: p.Name, Type: p.Type, Sources: p.Sources, Interpreted: p.Interpreted}
 		if p.Interpreted {
 			// Another interpreter parses it: only a person may give it.
 			out = append(out, rp)
@@ -138,7 +139,7 @@ func paramsFor(st *playbook.Step, labels, annotations map[string]string) []Param
 	return out
 }
 
-func missingParams(ps []Param) []string {
+func missingParams(ps []run.Param) []string {
 	var out []string
 	for _, p := range ps {
 		if p.Value == nil {
@@ -149,7 +150,7 @@ func missingParams(ps []Param) []string {
 }
 
 // values returns the parameters' values by name.
-func values(ps []Param) map[string]string {
+func values(ps []run.Param) map[string]string {
 	out := make(map[string]string, len(ps))
 	for _, p := range ps {
 		if p.Value != nil {

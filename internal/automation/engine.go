@@ -1,4 +1,4 @@
-package run
+package automation
 
 import (
 	"context"
@@ -16,27 +16,22 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/run"
+	"github.com/firebreak-dev/firebreak/internal/store"
 )
-
-// Store is what the engine needs of storage.
-type Store interface {
-	Reader
-	// InTx runs fn in a write transaction.
-	InTxRun(ctx context.Context, fn func(Tx) error) error
-}
 
 // Runner runs steps; *Executors is the real one.
 type Runner interface {
 	Available(exec playbook.Executor, target string) error
 	// Exec runs s. onProc, when not nil, is told where a shell step's
 	// processes run as soon as they start.
-	Exec(ctx context.Context, s *Step, onProc func(Proc)) (*Result, bool, error)
-	Preview(s *Step) *Preview
+	Exec(ctx context.Context, s *run.Step, onProc func(run.Proc)) (*run.Result, bool, error)
+	Preview(s *run.Step) *Preview
 }
 
 // Config sets up an Engine.
 type Config struct {
-	Store     Store
+	Store     store.Store
 	Playbooks *playbook.Library
 	Exec      Runner
 	Logger    *slog.Logger
@@ -60,10 +55,10 @@ type Config struct {
 	// instances.
 	Sweep time.Duration
 	// OnStart is told when a step starts running, for metrics.
-	OnStart func(s *Step)
+	OnStart func(s *run.Step)
 	// Reap kills what is left of a shell step's processes and removes its
 	// temp folder, after the server that ran it died. nil: nothing to reap.
-	Reap func(p Proc) error
+	Reap func(p run.Proc) error
 	// SoleInstance says no other instance shares the store (SQLite): a
 	// step found running at start-up was orphaned by a crash, and is dealt
 	// with at once instead of after its lease.
@@ -133,7 +128,7 @@ func (e *Engine) Poke() {
 // enqueued atomically with the incident, and cancels what was waiting on
 // the resolved ones, so that no fix ever runs against a healthy system.
 // The caller pokes the engine after commit.
-func (e *Engine) OnIncidents(ctx context.Context, tx Tx, opened []*incident.Incident, firstAlerts map[int64]*incident.Event, resolved []int64) error {
+func (e *Engine) OnIncidents(ctx context.Context, tx run.Tx, opened []*incident.Incident, firstAlerts map[int64]*incident.Event, resolved []int64) error {
 	for _, inc := range opened {
 		ev := firstAlerts[inc.ID]
 		if ev == nil || e.cfg.Playbooks == nil {
@@ -155,7 +150,7 @@ func (e *Engine) OnIncidents(ctx context.Context, tx Tx, opened []*incident.Inci
 	return nil
 }
 
-func (e *Engine) planRun(ctx context.Context, tx Tx, incidentID int64, m *playbook.Match, labels, annotations map[string]string) error {
+func (e *Engine) planRun(ctx context.Context, tx run.Tx, incidentID int64, m *playbook.Match, labels, annotations map[string]string) error {
 	now := e.now()
 	twoPerson := false
 	for _, k := range e.cfg.TwoPerson {
@@ -181,7 +176,7 @@ func (e *Engine) planRun(ctx context.Context, tx Tx, incidentID int64, m *playbo
 		if s.Queued {
 			auto++
 		}
-		if s.Status == StatusAwaitingApproval {
+		if s.Status == run.StatusAwaitingApproval {
 			waiting++
 		}
 	}
@@ -200,19 +195,19 @@ func (e *Engine) planRun(ctx context.Context, tx Tx, incidentID int64, m *playbo
 
 // CancelOpen cancels every step of an incident that has not finished and
 // is not running.
-func (e *Engine) CancelOpen(ctx context.Context, tx Tx, incidentID int64, why, actor string) error {
+func (e *Engine) CancelOpen(ctx context.Context, tx run.Tx, incidentID int64, why, actor string) error {
 	steps, err := tx.OpenSteps(ctx, incidentID)
 	if err != nil {
 		return fmt.Errorf("load steps of incident %d: %w", incidentID, err)
 	}
 	now := e.now()
-	var changed []*Step
+	var changed []*run.Step
 	var names []string
 	for _, s := range steps {
-		if s.Status == StatusRunning || s.Kind != playbook.KindStep {
+		if s.Status == run.StatusRunning || s.Kind != playbook.KindStep {
 			continue
 		}
-		s.Status, s.Reason, s.Queued, s.UpdatedAt, s.FinishedAt = StatusCancelled, "cancelled: "+why, false, now, now
+		s.Status, s.Reason, s.Queued, s.UpdatedAt, s.FinishedAt = run.StatusCancelled, "cancelled: "+why, false, now, now
 		changed = append(changed, s)
 		names = append(names, s.Name)
 	}
@@ -265,7 +260,7 @@ const settingPaused = "automation.paused"
 
 // SetPaused turns the kill switch on or off; the caller audits who did.
 func (e *Engine) SetPaused(ctx context.Context, paused bool) error {
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		return tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused))
 	})
 	if err == nil && !paused {
@@ -303,9 +298,9 @@ func (e *Engine) runOne(ctx context.Context) bool {
 		}
 		return false
 	}
-	var s *Step
+	var s *run.Step
 	refused := false
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		now := e.now()
 		var err error
 		s, err = tx.ClaimStep(ctx, e.cfg.Instance, now, now.Add(e.cfg.Lease))
@@ -313,14 +308,14 @@ func (e *Engine) runOne(ctx context.Context) bool {
 			return err
 		}
 		// The last gate: whatever queued it, a step runs only as approved.
-		why := runnable(s)
+		why := run.Runnable(s)
 		if why == "" {
 			return nil
 		}
 		refused = true
-		s.Status, s.Queued, s.ClaimedBy, s.FinishedAt, s.UpdatedAt = StatusFailed, false, "", now, now
+		s.Status, s.Queued, s.ClaimedBy, s.FinishedAt, s.UpdatedAt = run.StatusFailed, false, "", now, now
 		s.Error, s.Reason = "refused to run: "+why, ""
-		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
 			return err
 		}
 		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{stepEntry(s, now, "step.refused", "Refused to run "+s.Name+": "+why)})
@@ -348,22 +343,22 @@ func (e *Engine) runOne(ctx context.Context) bool {
 // execute runs a claimed step and records its outcome. The step's own
 // context outlives a shutdown signal by the step's timeout at most: a
 // running fix is not abandoned half way because the server is stopping.
-func (e *Engine) execute(ctx context.Context, s *Step) {
+func (e *Engine) execute(ctx context.Context, s *run.Step) {
 	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Timeout+5*time.Second)
 	defer cancel()
 	stopLease := e.keepLease(runCtx, s.ID)
-	res, retry, execErr := e.cfg.Exec.Exec(runCtx, s, func(p Proc) { e.recordProc(runCtx, s.ID, p) })
+	res, retry, execErr := e.cfg.Exec.Exec(runCtx, s, func(p run.Proc) { e.recordProc(runCtx, s.ID, p) })
 	stopLease()
 
 	// The outcome is recorded even while the server shuts down: a step left
 	// "running" would be taken for one whose runner died.
 	ctx = context.WithoutCancel(ctx)
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		cur, err := tx.LockStep(ctx, s.ID)
 		if err != nil {
 			return err
 		}
-		if cur.Status != StatusRunning || cur.ClaimedBy != e.cfg.Instance {
+		if cur.Status != run.StatusRunning || cur.ClaimedBy != e.cfg.Instance {
 			// Our lease lapsed and the sweeper dealt with the step.
 			return nil
 		}
@@ -372,18 +367,18 @@ func (e *Engine) execute(ctx context.Context, s *Step) {
 		var entry *incident.TimelineEntry
 		switch {
 		case execErr == nil:
-			cur.Status, cur.Reason, cur.Error = StatusSucceeded, "", ""
+			cur.Status, cur.Reason, cur.Error = run.StatusSucceeded, "", ""
 			entry = stepEntry(cur, now, "step.succeeded", "Step succeeded: "+cur.Name+summarize(res))
 		case retry && cur.Risk == playbook.RiskRead && cur.Attempts < cur.MaxAttempts:
-			cur.Status, cur.Queued, cur.Error = StatusPending, true, execErr.Error()
+			cur.Status, cur.Queued, cur.Error = run.StatusPending, true, execErr.Error()
 			cur.Reason = fmt.Sprintf("attempt %d of %d failed; retrying", cur.Attempts, cur.MaxAttempts)
 			cur.FinishedAt = time.Time{}
 		default:
-			cur.Status, cur.Error, cur.Reason = StatusFailed, execErr.Error(), ""
+			cur.Status, cur.Error, cur.Reason = run.StatusFailed, execErr.Error(), ""
 			entry = stepEntry(cur, now, "step.failed", "Step failed: "+cur.Name+": "+execErr.Error())
 		}
-		updates := []*Step{cur}
-		if cur.Status == StatusSucceeded && res != nil && len(res.Columns) > 0 {
+		updates := []*run.Step{cur}
+		if cur.Status == run.StatusSucceeded && res != nil && len(res.Columns) > 0 {
 			later, err := e.offerChoices(ctx, tx, cur)
 			if err != nil {
 				return err
@@ -405,15 +400,15 @@ func (e *Engine) execute(ctx context.Context, s *Step) {
 
 // recordProc stores where a running step's processes are, so that
 // recovery after a crash can kill them.
-func (e *Engine) recordProc(ctx context.Context, id int64, p Proc) {
+func (e *Engine) recordProc(ctx context.Context, id int64, p run.Proc) {
 	p.Host, p.BootID = thisMachine()
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		cur, err := tx.LockStep(ctx, id)
-		if err != nil || cur.Status != StatusRunning || cur.ClaimedBy != e.cfg.Instance {
+		if err != nil || cur.Status != run.StatusRunning || cur.ClaimedBy != e.cfg.Instance {
 			return err
 		}
 		cur.Proc = &p
-		return tx.UpdateSteps(ctx, []*Step{cur})
+		return tx.UpdateSteps(ctx, []*run.Step{cur})
 	})
 	if err != nil && ctx.Err() == nil {
 		e.cfg.Logger.Warn("record a step's process group", "step", id, "pgid", p.PGID, "err", err)
@@ -422,7 +417,7 @@ func (e *Engine) recordProc(ctx context.Context, id int64, p Proc) {
 
 // reap kills what is left of an orphaned step's processes, when they ran
 // on this machine in this boot. It returns a note for the step's reason.
-func (e *Engine) reap(s *Step) string {
+func (e *Engine) reap(s *run.Step) string {
 	p := s.Proc
 	if p == nil || e.cfg.Reap == nil {
 		return ""
@@ -451,7 +446,7 @@ func (e *Engine) keepLease(ctx context.Context, id int64) func() {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+				err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 					return tx.ExtendLease(ctx, id, e.cfg.Instance, e.now().Add(e.cfg.Lease))
 				})
 				if err != nil && ctx.Err() == nil {
@@ -465,7 +460,7 @@ func (e *Engine) keepLease(ctx context.Context, id int64) func() {
 
 // offerChoices fills the choices of later steps' parameters that draw on a
 // column of s's output, such as pid for pg_cancel_backend(pid).
-func (e *Engine) offerChoices(ctx context.Context, tx Tx, s *Step) ([]*Step, error) {
+func (e *Engine) offerChoices(ctx context.Context, tx run.Tx, s *run.Step) ([]*run.Step, error) {
 	open, err := tx.OpenSteps(ctx, s.IncidentID)
 	if err != nil {
 		return nil, err
@@ -474,7 +469,7 @@ func (e *Engine) offerChoices(ctx context.Context, tx Tx, s *Step) ([]*Step, err
 	for i, c := range s.Result.Columns {
 		col[c] = i
 	}
-	var out []*Step
+	var out []*run.Step
 	for _, o := range open {
 		if o.RunID != s.RunID || o.ID == s.ID {
 			continue
@@ -506,7 +501,7 @@ func (e *Engine) offerChoices(ctx context.Context, tx Tx, s *Step) ([]*Step, err
 	return out, nil
 }
 
-func summarize(r *Result) string {
+func summarize(r *run.Result) string {
 	switch {
 	case r == nil:
 		return ""
@@ -527,7 +522,7 @@ func summarize(r *Result) string {
 // timelineRows caps the rows a timeline entry carries; the step keeps all.
 const timelineRows = 50
 
-func stepEntry(s *Step, now time.Time, kind incident.EventKind, msg string) *incident.TimelineEntry {
+func stepEntry(s *run.Step, now time.Time, kind incident.EventKind, msg string) *incident.TimelineEntry {
 	data := map[string]any{"step_id": s.ID, "task": s.TaskKey, "status": s.Status}
 	if r := s.Result; r != nil {
 		if r.Columns != nil {
@@ -579,7 +574,7 @@ func (e *Engine) Sweep(ctx context.Context) error { return e.sweep(ctx, e.now())
 // sweep treats steps whose lease ends before staleBefore as orphaned.
 func (e *Engine) sweep(ctx context.Context, staleBefore time.Time) error {
 	requeued := false
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		now := e.now()
 		stale, err := tx.StaleSteps(ctx, staleBefore, 100)
 		if err != nil {
@@ -590,11 +585,11 @@ func (e *Engine) sweep(ctx context.Context, staleBefore time.Time) error {
 			s.ClaimedBy, s.UpdatedAt = "", now
 			reaped := e.reap(s)
 			if s.Risk == playbook.RiskRead && s.Attempts < s.MaxAttempts {
-				s.Status, s.Queued, s.Reason = StatusPending, true, "the instance running it stopped; retrying."+reaped
+				s.Status, s.Queued, s.Reason = run.StatusPending, true, "the instance running it stopped; retrying."+reaped
 				requeued = true
 				continue
 			}
-			s.Status, s.FinishedAt = StatusInterrupted, now
+			s.Status, s.FinishedAt = run.StatusInterrupted, now
 			s.Reason = "the server running it stopped mid-step; it was not re-run." + reaped + " Check the system's state, then run it again if still needed"
 			entries = append(entries, stepEntry(s, now, "step.interrupted", "Step interrupted: "+s.Name+": the server running it stopped; not re-run"))
 		}
@@ -603,7 +598,7 @@ func (e *Engine) sweep(ctx context.Context, staleBefore time.Time) error {
 			return err
 		}
 		for _, s := range expired {
-			s.Status, s.Queued, s.UpdatedAt, s.FinishedAt = StatusCancelled, false, now, now
+			s.Status, s.Queued, s.UpdatedAt, s.FinishedAt = run.StatusCancelled, false, now, now
 			s.Reason = fmt.Sprintf("approval expired at %s; run it again to ask anew", s.ExpiresAt.Format(time.RFC3339))
 			entries = append(entries, stepEntry(s, now, "step.expired", "Approval expired: "+s.Name))
 		}
@@ -646,9 +641,9 @@ func invalid(format string, args ...any) error {
 // every earlier approval: the step then needs its full set of approvals
 // again, each for the new digest. With all approvals in, the step is
 // queued; the claim checks the digest once more before it runs.
-func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, error) {
-	var out *Step
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*run.Step, error) {
+	var out *run.Step
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		s, inc, err := e.lockWithIncident(ctx, tx, id)
 		if err != nil {
 			return err
@@ -656,7 +651,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 		if inc.Status == incident.StatusResolved {
 			return conflict("step %d: incident %d is resolved; a fix never runs against a healthy system", id, inc.ID)
 		}
-		if s.Status != StatusAwaitingApproval {
+		if s.Status != run.StatusAwaitingApproval {
 			return conflict("step %d is %s, not awaiting approval", id, s.Status)
 		}
 		now := e.now()
@@ -678,12 +673,12 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 		if err := e.cfg.Exec.Available(s.Executor, s.Target); err != nil {
 			return conflict("step %d cannot run here: %v", id, err)
 		}
-		s.Approvals = append(s.Approvals, Approval{Actor: d.Actor, At: now, Digest: RequestDigest(s)})
+		s.Approvals = append(s.Approvals, run.Approval{Actor: d.Actor, At: now, Digest: run.RequestDigest(s)})
 		s.Actor, s.UpdatedAt = d.Actor, now
 		required := max(s.Approvers, 1)
 		msg := fmt.Sprintf("Approved by %s: %s", d.Actor, s.Name)
-		if n := validApprovals(s); n >= required {
-			s.Status, s.Queued, s.Reason = StatusPending, true, "approved; queued to run"
+		if n := run.ValidApprovals(s); n >= required {
+			s.Status, s.Queued, s.Reason = run.StatusPending, true, "approved; queued to run"
 			if s.Risk == playbook.RiskRead {
 				s.MaxAttempts = e.cfg.ReadAttempts
 			}
@@ -692,7 +687,7 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 			msg += fmt.Sprintf(" (%d of %d approvals)", n, required)
 		}
 		entries = append(entries, approvalEntry(s, now, d.Actor, "step.approved", msg))
-		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
 			return err
 		}
 		out = s
@@ -705,23 +700,23 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*Step, erro
 }
 
 // Reject cancels a step waiting for approval or input.
-func (e *Engine) Reject(ctx context.Context, id int64, d Decision) (*Step, error) {
-	var out *Step
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+func (e *Engine) Reject(ctx context.Context, id int64, d Decision) (*run.Step, error) {
+	var out *run.Step
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		s, _, err := e.lockWithIncident(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if s.Status != StatusAwaitingApproval && s.Status != StatusNeedsInput && s.Status != StatusPending {
+		if s.Status != run.StatusAwaitingApproval && s.Status != run.StatusNeedsInput && s.Status != run.StatusPending {
 			return conflict("step %d is %s; only a waiting step can be rejected", id, s.Status)
 		}
 		now := e.now()
-		s.Status, s.Queued, s.Actor, s.UpdatedAt, s.FinishedAt = StatusCancelled, false, d.Actor, now, now
+		s.Status, s.Queued, s.Actor, s.UpdatedAt, s.FinishedAt = run.StatusCancelled, false, d.Actor, now, now
 		s.Reason = "rejected by " + d.Actor
 		if d.Reason != "" {
 			s.Reason += ": " + d.Reason
 		}
-		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
 			return err
 		}
 		out = s
@@ -742,9 +737,9 @@ func reasonSuffix(r string) string {
 // write, edited shell or kube text, a parameter another interpreter
 // parses) goes (back) to awaiting approval instead: asking to run it is
 // not approving it.
-func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error) {
-	var out *Step
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*run.Step, error) {
+	var out *run.Step
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		s, inc, err := e.lockWithIncident(ctx, tx, id)
 		if err != nil {
 			return err
@@ -753,13 +748,13 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error
 			return conflict("step %d is a %s task: tick it with POST /api/v1/steps/%d/done", id, s.Kind, id)
 		}
 		switch s.Status {
-		case StatusRunning:
+		case run.StatusRunning:
 			return conflict("step %d is already running", id)
-		case StatusSucceeded:
+		case run.StatusSucceeded:
 			if s.Risk == playbook.RiskWrite {
 				return conflict("step %d already ran; a write is not repeated by a click: run it again as a new approval with POST /api/v1/steps/%d/run after checking the system", id, id)
 			}
-		case StatusSkipped:
+		case run.StatusSkipped:
 			return conflict("step %d was skipped: %s", id, s.Reason)
 		}
 		if inc.Status == incident.StatusResolved {
@@ -771,11 +766,11 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error
 			return err
 		}
 		s.Actor, s.UpdatedAt, s.FinishedAt, s.Error, s.Result = d.Actor, now, time.Time{}, "", nil
-		if need, why := needsApproval(s); need {
-			if s.Status != StatusAwaitingApproval {
+		if need, why := run.NeedsApproval(s); need {
+			if s.Status != run.StatusAwaitingApproval {
 				s.Approvals = nil
 			}
-			s.Status, s.Queued, s.ExpiresAt = StatusAwaitingApproval, false, now.Add(e.cfg.ApprovalTTL)
+			s.Status, s.Queued, s.ExpiresAt = run.StatusAwaitingApproval, false, now.Add(e.cfg.ApprovalTTL)
 			s.Approvers = max(s.Approvers, s.ApproversRule, 1)
 			s.Reason = why + ": waits for approval"
 			entries = append(entries, approvalEntry(s, now, d.Actor, "step.requested", fmt.Sprintf("%s asked to run %s: it waits for approval (%s)", d.Actor, s.Name, why)))
@@ -783,11 +778,11 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error
 			if miss := missingParams(s.Params); len(miss) > 0 {
 				return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
 			}
-			s.Status, s.Queued, s.Reason, s.Attempts, s.MaxAttempts = StatusPending, true, "queued by "+d.Actor, 0, e.cfg.ReadAttempts
+			s.Status, s.Queued, s.Reason, s.Attempts, s.MaxAttempts = run.StatusPending, true, "queued by "+d.Actor, 0, e.cfg.ReadAttempts
 			s.Approvals, s.Approvers = nil, 0
 			entries = append(entries, approvalEntry(s, now, d.Actor, "step.queued", fmt.Sprintf("%s ran %s", d.Actor, s.Name)))
 		}
-		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
 			return err
 		}
 		out = s
@@ -800,9 +795,9 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*Step, error
 }
 
 // Tick marks a checklist or manual task done (or skipped) by a person.
-func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*Step, error) {
-	var out *Step
-	err := e.cfg.Store.InTxRun(ctx, func(tx Tx) error {
+func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*run.Step, error) {
+	var out *run.Step
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		s, _, err := e.lockWithIncident(ctx, tx, id)
 		if err != nil {
 			return err
@@ -810,21 +805,21 @@ func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*St
 		if s.Kind == playbook.KindStep && !skip {
 			return conflict("step %d runs a %s block; approve or run it instead of ticking it", id, s.Executor)
 		}
-		if s.Status.Final() || s.Status == StatusRunning {
+		if s.Status.Final() || s.Status == run.StatusRunning {
 			return conflict("step %d is already %s", id, s.Status)
 		}
 		now := e.now()
 		s.Actor, s.UpdatedAt, s.FinishedAt, s.Queued = d.Actor, now, now, false
 		kind, verb := incident.EventKind("task.done"), "Done"
-		s.Status, s.Reason = StatusSucceeded, "done by "+d.Actor
+		s.Status, s.Reason = run.StatusSucceeded, "done by "+d.Actor
 		if skip {
 			kind, verb = "task.skipped", "Skipped"
-			s.Status, s.Reason = StatusSkipped, "skipped by "+d.Actor
+			s.Status, s.Reason = run.StatusSkipped, "skipped by "+d.Actor
 		}
 		if d.Reason != "" {
 			s.Reason += ": " + d.Reason
 		}
-		if err := tx.UpdateSteps(ctx, []*Step{s}); err != nil {
+		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
 			return err
 		}
 		out = s
@@ -833,7 +828,7 @@ func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*St
 	return out, err
 }
 
-func (e *Engine) lockWithIncident(ctx context.Context, tx Tx, id int64) (*Step, *incident.Incident, error) {
+func (e *Engine) lockWithIncident(ctx context.Context, tx run.Tx, id int64) (*run.Step, *incident.Incident, error) {
 	s, err := tx.LockStep(ctx, id)
 	if err != nil {
 		return nil, nil, err
@@ -854,9 +849,9 @@ func (e *Engine) lockWithIncident(ctx context.Context, tx Tx, id int64) (*Step, 
 // When that changes what would run, earlier approvals no longer hold: they
 // are cleared, and the clearing is on the timeline with its actor. The
 // step must then be runnable as it stands.
-func (e *Engine) decide(s *Step, d Decision, now time.Time) ([]*incident.TimelineEntry, error) {
+func (e *Engine) decide(s *run.Step, d Decision, now time.Time) ([]*incident.TimelineEntry, error) {
 	var entries []*incident.TimelineEntry
-	before := RequestDigest(s)
+	before := run.RequestDigest(s)
 	oldParams := values(s.Params)
 	if d.Text != "" && d.Text != s.Text {
 		entry, err := e.edit(s, d.Text, d.Actor, now)
@@ -871,11 +866,11 @@ func (e *Engine) decide(s *Step, d Decision, now time.Time) ([]*incident.Timelin
 	if s.NeedsEditing != "" {
 		return nil, invalid("text: step %d needs editing before it can run (%s); send the edited text", s.ID, s.NeedsEditing)
 	}
-	if RequestDigest(s) == before {
+	if run.RequestDigest(s) == before {
 		return entries, nil
 	}
 	changes := paramChanges(oldParams, values(s.Params))
-	if need, _ := needsApproval(s); need {
+	if need, _ := run.NeedsApproval(s); need {
 		s.Approvers = max(s.Approvers, s.ApproversRule, 1)
 	}
 	if len(s.Approvals) > 0 {
@@ -894,7 +889,7 @@ func (e *Engine) decide(s *Step, d Decision, now time.Time) ([]*incident.Timelin
 		entries = append(entries, &incident.TimelineEntry{IncidentID: s.IncidentID, At: now, Actor: d.Actor, Kind: "step.approvals_cleared",
 			Message: fmt.Sprintf("%s changed %s of %s after approval by %s: those approvals no longer hold, and it needs %d approval(s) of the new version",
 				d.Actor, what, s.Name, strings.Join(who, ", "), max(s.Approvers, 1)),
-			Data: mustJSON(map[string]any{"step_id": s.ID, "cleared": who, "params": changes, "digest_before": before, "digest_after": RequestDigest(s)})})
+			Data: mustJSON(map[string]any{"step_id": s.ID, "cleared": who, "params": changes, "digest_before": before, "digest_after": run.RequestDigest(s)})})
 	}
 	return entries, nil
 }
@@ -923,7 +918,7 @@ const MaxEditBytes = 64 << 10
 
 // edit replaces a step's text, re-classifies it, and returns the timeline
 // entry that records the diff and the editor.
-func (e *Engine) edit(s *Step, text, actor string, now time.Time) (*incident.TimelineEntry, error) {
+func (e *Engine) edit(s *run.Step, text, actor string, now time.Time) (*incident.TimelineEntry, error) {
 	if len(text) > MaxEditBytes {
 		return nil, invalid("text: the edit is %d bytes; a step may be at most %d bytes", len(text), MaxEditBytes)
 	}
@@ -941,25 +936,25 @@ func (e *Engine) edit(s *Step, text, actor string, now time.Time) (*incident.Tim
 	if st.NeedsEditing {
 		s.NeedsEditing = st.EditReason
 	}
-	prev := map[string]Param{}
+	prev := map[string]run.Param{}
 	for _, p := range s.Params {
 		prev[p.Name] = p
 	}
 	s.Params = nil
 	for _, p := range st.Params {
-		np := Param{Name: p.Name, Type: p.Type, Sources: p.Sources, Interpreted: p.Interpreted}
+		np := run.Param{Name: p.Name, Type: p.Type, Sources: p.Sources, Interpreted: p.Interpreted}
 		if o, ok := prev[p.Name]; ok {
 			np.Choices = o.Choices
 			// A value an alert gave may not move into text that another
 			// interpreter parses.
-			if !np.Interpreted || fromPerson(o.From) {
+			if !np.Interpreted || run.FromPerson(o.From) {
 				np.Value, np.From = o.Value, o.From
 			}
 		}
 		s.Params = append(s.Params, np)
 	}
-	if need, _ := needsApproval(s); need && s.Status != StatusAwaitingApproval {
-		s.Status, s.Queued, s.Approvals = StatusAwaitingApproval, false, nil
+	if need, _ := run.NeedsApproval(s); need && s.Status != run.StatusAwaitingApproval {
+		s.Status, s.Queued, s.Approvals = run.StatusAwaitingApproval, false, nil
 		s.Approvers = max(s.Approvers, s.ApproversRule, 1)
 		s.ExpiresAt = now.Add(e.cfg.ApprovalTTL)
 	}
@@ -969,7 +964,7 @@ func (e *Engine) edit(s *Step, text, actor string, now time.Time) (*incident.Tim
 }
 
 // fill sets parameter values given by a person, checking their types.
-func fill(s *Step, params map[string]string, actor string) error {
+func fill(s *run.Step, params map[string]string, actor string) error {
 	names := make([]string, 0, len(params))
 	for n := range params {
 		names = append(names, n)
@@ -999,13 +994,13 @@ func fill(s *Step, params map[string]string, actor string) error {
 			return invalid("params.%s: step %d has no such parameter (it has: %s)", n, s.ID, strings.Join(known, ", "))
 		}
 	}
-	if miss := missingParams(s.Params); len(miss) == 0 && s.Status == StatusNeedsInput && s.NeedsEditing == "" {
+	if miss := missingParams(s.Params); len(miss) == 0 && s.Status == run.StatusNeedsInput && s.NeedsEditing == "" {
 		s.Reason = ""
 	}
 	return nil
 }
 
-func approvalEntry(s *Step, now time.Time, actor string, kind incident.EventKind, msg string) *incident.TimelineEntry {
+func approvalEntry(s *run.Step, now time.Time, actor string, kind incident.EventKind, msg string) *incident.TimelineEntry {
 	params := map[string]string{}
 	for _, p := range s.Params {
 		if p.Value != nil {
@@ -1059,7 +1054,7 @@ func Diff(a, b string) string {
 }
 
 // Preview renders a step for an approver.
-func (e *Engine) Preview(s *Step) *Preview { return e.cfg.Exec.Preview(s) }
+func (e *Engine) Preview(s *run.Step) *Preview { return e.cfg.Exec.Preview(s) }
 
 // Store returns the engine's store, for reads.
-func (e *Engine) Store() Store { return e.cfg.Store }
+func (e *Engine) Store() store.Store { return e.cfg.Store }

@@ -1,4 +1,4 @@
-package run
+package automation
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/run"
 )
 
 // Executors runs rendered steps. Each field may be nil when that kind of
@@ -70,7 +71,7 @@ func (x *Executors) sqlTarget(name string) string {
 
 // classify returns the playbook step for a stored step's text, parsing it
 // once per distinct text.
-func (x *Executors) classify(s *Step) (*playbook.Step, error) {
+func (x *Executors) classify(s *run.Step) (*playbook.Step, error) {
 	k := stepKey{s.Language, s.Text}
 	x.mu.Lock()
 	st := x.steps[k]
@@ -92,9 +93,9 @@ func (x *Executors) classify(s *Step) (*playbook.Step, error) {
 }
 
 // Exec runs a step. A failure of the step itself (an error from
-// PostgreSQL, a non-zero exit) comes back as a Result with err set; retry
+// PostgreSQL, a non-zero exit) comes back as a run.Result with err set; retry
 // says whether trying again may help.
-func (x *Executors) Exec(ctx context.Context, s *Step, onProc func(Proc)) (res *Result, retry bool, err error) {
+func (x *Executors) Exec(ctx context.Context, s *run.Step, onProc func(run.Proc)) (res *run.Result, retry bool, err error) {
 	st, err := x.classify(s)
 	if err != nil {
 		return nil, false, err
@@ -128,9 +129,9 @@ func (x *Executors) Exec(ctx context.Context, s *Step, onProc func(Proc)) (res *
 			ReadOnly: s.Risk == playbook.RiskRead, Timeout: s.Timeout,
 		})
 		if err != nil {
-			return &Result{}, sqlexec.IsRetryable(err), err
+			return &run.Result{}, sqlexec.IsRetryable(err), err
 		}
-		return &Result{Columns: out.Columns, Rows: out.Rows, RowsAffected: out.RowsAffected, Command: out.Command, Truncated: out.Truncated}, false, nil
+		return &run.Result{Columns: out.Columns, Rows: out.Rows, RowsAffected: out.RowsAffected, Command: out.Command, Truncated: out.Truncated}, false, nil
 	case playbook.ExecKube:
 		if x.Kube == nil {
 			return nil, false, errors.New("no Kubernetes target is configured")
@@ -154,14 +155,14 @@ func (x *Executors) Exec(ctx context.Context, s *Step, onProc func(Proc)) (res *
 		}
 		req := shell.Request{Script: r.Script, Env: r.Env, Timeout: s.Timeout, Write: s.Risk == playbook.RiskWrite}
 		if onProc != nil {
-			req.OnStart = func(pgid int, dir string) { onProc(Proc{PGID: pgid, Dir: dir}) }
+			req.OnStart = func(pgid int, dir string) { onProc(run.Proc{PGID: pgid, Dir: dir}) }
 		}
 		out, err := x.Shell.Run(ctx, req)
 		if err != nil {
 			return nil, false, err
 		}
 		code := out.ExitCode
-		res := &Result{Output: out.Output, ExitCode: &code, Truncated: out.Truncated}
+		res := &run.Result{Output: out.Output, ExitCode: &code, Truncated: out.Truncated}
 		switch {
 		case out.TimedOut:
 			return res, false, fmt.Errorf("timed out after %s; the process group was killed", s.Timeout)
@@ -182,8 +183,8 @@ func signalNote(sig string) string {
 	return " (" + sig + ")"
 }
 
-func (x *Executors) execKube(ctx context.Context, s *Step, cmds []playbook.KubeCommand) (*Result, bool, error) {
-	res := &Result{}
+func (x *Executors) execKube(ctx context.Context, s *run.Step, cmds []playbook.KubeCommand) (*run.Result, bool, error) {
+	res := &run.Result{}
 	var outs []string
 	for _, c := range cmds {
 		out, err := x.Kube.Run(ctx, kube.Request{Target: s.Target, Command: c, Timeout: s.Timeout})
@@ -244,7 +245,7 @@ type Preview struct {
 }
 
 // Preview renders a step for an approver. It runs nothing.
-func (x *Executors) Preview(s *Step) *Preview {
+func (x *Executors) Preview(s *run.Step) *Preview {
 	p := &Preview{Executor: s.Executor, Risk: s.Risk, Target: s.Target, Namespace: s.Namespace, Bound: values(s.Params)}
 	if s.Executor == playbook.ExecSQL && p.Target == "" {
 		p.Target = x.DefaultSQL
