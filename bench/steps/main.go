@@ -36,6 +36,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/postgres"
@@ -161,15 +162,7 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 		committers = 4
 	}
 	in := intake.New(intake.Config{Store: st, Logger: log, AutoResolve: true, Committers: committers,
-		OnCommit: func(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error {
-			first := map[int64]*incident.Event{}
-			for i, r := range b.Results {
-				if r.Outcome == incident.OutcomeOpened {
-					first[r.IncidentID] = &events[i]
-				}
-			}
-			return eng.OnIncidents(ctx, tx.(run.Tx), b.Opened, first, b.Resolved)
-		},
+		OnCommit:    respond.New(respond.Config{Store: st, Hooks: []respond.Hook{eng}, Automation: eng}).Ingested,
 		AfterCommit: eng.Poke,
 	})
 	in.Start()

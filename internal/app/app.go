@@ -28,6 +28,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/redact"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/postgres"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
@@ -70,7 +71,10 @@ func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
 // down gracefully: it stops accepting, lets in-flight requests finish,
 // commits what intake holds, lets running steps finish and closes the
 // store.
-func Serve(ctx context.Context, c config.Config, getenv func(string) string, stdout, stderr io.Writer) error {
+func Serve(ctx context.Context, c config.Config, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
+	if now == nil {
+		now = time.Now
+	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -93,7 +97,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 		return err
 	}
 	defer st.Close()
-	if err := bootstrapAdmin(ctx, st, c.DataDir, stdout); err != nil {
+	if err := bootstrapAdmin(ctx, st, c.DataDir, now, stdout); err != nil {
 		return err
 	}
 	lib, err := loadPlaybooks(ctx, &c, st, log)
@@ -115,12 +119,14 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 		defer execs.SQL.Close()
 	}
 	metrics := httpapi.NewMetrics(st)
-	engine, err := newEngine(&c, st, lib, execs, log, metrics.StepStarted)
+	engine, err := newEngine(&c, st, lib, execs, log, now, metrics.StepStarted)
 	if err != nil {
 		return err
 	}
 	metrics.WatchAutomation(engine.Paused)
-	hooks := &runHooks{engine: engine}
+	// The lifecycle: every change to an incident goes through it, and its
+	// hooks run in the change's transaction, in this order.
+	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine}, Automation: engine})
 
 	committers := c.Intake.Committers
 	if committers == 0 {
@@ -133,21 +139,21 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 		}
 	}
 	in := intake.New(intake.Config{
-		Store: st, Logger: log, Now: time.Now,
+		Store: st, Logger: log, Now: now,
 		Grouping:    incident.Grouping{By: c.Intake.GroupBy},
 		AutoResolve: c.AutoResolve(),
 		MaxBatch:    c.Intake.MaxBatch,
 		Committers:  committers,
 		Observe:     metrics.ObserveBatch,
-		OnCommit:    hooks.onCommit,
+		OnCommit:    lifecycle.Ingested,
 		AfterCommit: engine.Poke,
 	})
 	in.Start()
 
 	handler := httpapi.NewServer(httpapi.Deps{
-		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, time.Now),
-		Playbooks: lib, Runs: engine, ApproverRoles: c.Approvals.Roles,
-		Metrics: metrics, Logger: log, Now: time.Now, MaxBodyBytes: c.Intake.MaxBodyBytes,
+		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, now),
+		Playbooks: lib, Runs: engine, Respond: lifecycle, ApproverRoles: c.Approvals.Roles,
+		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})
 	ln, err := net.Listen("tcp", c.Listen)
@@ -164,7 +170,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 	}
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
-	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), time.Now, log)
+	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), now, log)
 	go watchPlaybooks(bg, lib, st, log)
 	engine.Start(bg)
 
@@ -197,13 +203,13 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, std
 
 // bootstrapAdmin creates the first admin token when there is none, prints
 // it once and writes it to data_dir/admin-token with mode 0600.
-func bootstrapAdmin(ctx context.Context, st store.Store, dataDir string, stdout io.Writer) error {
+func bootstrapAdmin(ctx context.Context, st store.Store, dataDir string, now func() time.Time, stdout io.Writer) error {
 	ok, err := st.HasAdmin(ctx)
 	if err != nil || ok {
 		return err
 	}
 	secret, hash := auth.NewSecret(auth.TokenPrefix)
-	tok := &auth.Token{Name: "admin", Role: auth.RoleAdmin, Hash: hash, Prefix: secret[:10], CreatedAt: time.Now().UTC(), CreatedBy: "bootstrap"}
+	tok := &auth.Token{Name: "admin", Role: auth.RoleAdmin, Hash: hash, Prefix: secret[:10], CreatedAt: now().UTC(), CreatedBy: "bootstrap"}
 	err = st.InTx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateToken(ctx, tok); err != nil {
 			return err

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/executor/kube"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
-	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/run"
@@ -122,29 +120,9 @@ func newShellRunner(c *config.Config, getenv func(string) string, red *redact.Re
 	return r, nil
 }
 
-// runHooks connects intake and incident actions to the run engine.
-type runHooks struct {
-	engine *automation.Engine
-}
-
-// onCommit plans runs for the incidents a batch opened and cancels waiting
-// steps of those it resolved, inside the batch's transaction.
-func (h *runHooks) onCommit(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error {
-	if len(b.Opened) == 0 && len(b.Resolved) == 0 {
-		return nil
-	}
-	first := map[int64]*incident.Event{}
-	for i, r := range b.Results {
-		if r.Outcome == incident.OutcomeOpened && first[r.IncidentID] == nil {
-			first[r.IncidentID] = &events[i]
-		}
-	}
-	return h.engine.OnIncidents(ctx, tx, b.Opened, first, b.Resolved)
-}
-
-func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *automation.Executors, log *slog.Logger, onStart func(*run.Step)) (*automation.Engine, error) {
+func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step)) (*automation.Engine, error) {
 	return automation.New(automation.Config{
-		Store: st, Playbooks: lib, Exec: x, Logger: log,
+		Store: st, Playbooks: lib, Exec: x, Logger: log, Now: now,
 		Workers:        c.Automation.Workers,
 		ApprovalTTL:    time.Duration(c.Approvals.ExpireAfter),
 		TwoPerson:      c.Approvals.TwoPerson,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
@@ -123,14 +124,15 @@ func (e *Engine) Poke() {
 	}
 }
 
-// OnIncidents is called inside the transaction that opened or resolved
-// incidents: it plans runs for the opened ones, so their steps are
-// enqueued atomically with the incident, and cancels what was waiting on
-// the resolved ones, so that no fix ever runs against a healthy system.
-// The caller pokes the engine after commit.
-func (e *Engine) OnIncidents(ctx context.Context, tx run.Tx, opened []*incident.Incident, firstAlerts map[int64]*incident.Event, resolved []int64) error {
-	for _, inc := range opened {
-		ev := firstAlerts[inc.ID]
+// OnChange is the engine's lifecycle hook, called inside the transaction
+// that opened or resolved incidents: it plans runs for the opened ones, so
+// their steps are enqueued atomically with the incident, and cancels what
+// was waiting on the resolved ones, by alert or by hand alike, so that no
+// fix ever runs against a healthy system. The caller pokes the engine
+// after commit.
+func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) error {
+	for _, inc := range c.Opened {
+		ev := c.FirstAlerts[inc.ID]
 		if ev == nil || e.cfg.Playbooks == nil {
 			continue
 		}
@@ -142,8 +144,12 @@ func (e *Engine) OnIncidents(ctx context.Context, tx run.Tx, opened []*incident.
 			return fmt.Errorf("plan run for incident %d: %w", inc.ID, err)
 		}
 	}
-	for _, id := range resolved {
-		if err := e.CancelOpen(ctx, tx, id, "the incident resolved", incident.ActorSystem); err != nil {
+	actor := c.Actor
+	if actor == "" {
+		actor = incident.ActorSystem
+	}
+	for _, id := range c.Resolved {
+		if err := e.CancelOpen(ctx, tx, id, c.Why(), actor); err != nil {
 			return err
 		}
 	}
@@ -258,15 +264,10 @@ func (e *Engine) Paused(ctx context.Context) (bool, error) {
 
 const settingPaused = "automation.paused"
 
-// SetPaused turns the kill switch on or off; the caller audits who did.
-func (e *Engine) SetPaused(ctx context.Context, paused bool) error {
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		return tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused))
-	})
-	if err == nil && !paused {
-		e.Poke()
-	}
-	return err
+// SetPausedIn turns the kill switch on or off inside tx; the caller audits
+// who did, and pokes the engine after commit.
+func (e *Engine) SetPausedIn(ctx context.Context, tx store.Tx, paused bool) error {
+	return tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused))
 }
 
 func (e *Engine) worker(ctx context.Context) {

@@ -15,6 +15,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/pgtest"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/postgres"
@@ -156,7 +157,7 @@ func TestTwoInstancesRunEachStepOnce(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return e.OnIncidents(ctx, tx, batch.Opened, map[int64]*incident.Event{batch.Opened[0].ID: &ev}, nil)
+				return e.OnChange(ctx, tx, &respond.Change{Opened: batch.Opened, FirstAlerts: map[int64]*incident.Event{batch.Opened[0].ID: &ev}})
 			})
 			if err != nil {
 				t.Error(err)
@@ -235,7 +236,7 @@ func TestInterruptedWriteIsNotRerun(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return e.OnIncidents(ctx, tx, batch.Opened, map[int64]*incident.Event{batch.Opened[0].ID: &ev}, nil)
+				return e.OnChange(ctx, tx, &respond.Change{Opened: batch.Opened, FirstAlerts: map[int64]*incident.Event{batch.Opened[0].ID: &ev}})
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -318,7 +319,7 @@ func TestStepTextsRoundTrip(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				return e.OnIncidents(ctx, tx, b.Opened, map[int64]*incident.Event{b.Opened[0].ID: &ev}, nil)
+				return e.OnChange(ctx, tx, &respond.Change{Opened: b.Opened, FirstAlerts: map[int64]*incident.Event{b.Opened[0].ID: &ev}})
 			})
 			if err != nil {
 				t.Fatal(err)

@@ -130,7 +130,7 @@ example playbook. The first start prints a bootstrap admin token.`,
 			if err != nil {
 				return err
 			}
-			return app.Serve(cmd.Context(), c, env.Getenv, env.Stdout, env.Stderr)
+			return app.Serve(cmd.Context(), c, env.Getenv, env.Now, env.Stdout, env.Stderr)
 		},
 	}
 	f.register(cmd, true)

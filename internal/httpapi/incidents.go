@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/run"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -233,20 +231,7 @@ func (s *Server) action(kind incident.ActionKind) handlerFunc {
 		if kind == incident.ActionAssign {
 			act.Text = body.Responder
 		}
-		var inc *incident.Incident
-		err = s.Store.InTx(r.Context(), func(tx store.Tx) error {
-			var err error
-			inc, err = incident.Act(r.Context(), tx, id, act, p.Actor(), s.Now())
-			if err != nil || kind != incident.ActionResolve {
-				return err
-			}
-			// Nothing waiting may run against a resolved incident.
-			rtx, ok := tx.(run.Tx)
-			if !ok {
-				return fmt.Errorf("this store cannot hold playbook runs")
-			}
-			return s.Runs.CancelOpen(r.Context(), rtx, id, "the incident was resolved by "+p.Actor(), p.Actor())
-		})
+		inc, err := s.Respond.Act(r.Context(), id, act, p.Actor())
 		if err != nil {
 			return err
 		}

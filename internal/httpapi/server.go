@@ -23,6 +23,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -33,6 +34,9 @@ type Deps struct {
 	Tokens    *auth.Tokens
 	Playbooks *playbook.Library
 	Runs      *automation.Engine
+	// Respond is the incident lifecycle: every change to an incident goes
+	// through it.
+	Respond *respond.Service
 	// ApproverRoles may approve write steps; default responder and admin.
 	ApproverRoles []string
 	Metrics       *Metrics

@@ -20,6 +20,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
 )
@@ -84,16 +85,9 @@ func setupWith(t *testing.T, o options) *bundle {
 	engine := automation.New(automation.Config{Store: st, Playbooks: lib, Exec: o.exec, Logger: log, Now: o.now,
 		TwoPerson: o.twoPerson, ApprovalTTL: o.approvalTTL, Sweep: 50 * time.Millisecond, OnStart: metrics.StepStarted})
 	metrics.WatchAutomation(engine.Paused)
+	lifecycle := respond.New(respond.Config{Store: st, Now: o.now, Hooks: []respond.Hook{engine}, Automation: engine})
 	in := intake.New(intake.Config{Store: st, Logger: log, AutoResolve: true, Observe: metrics.ObserveBatch, Now: o.now,
-		OnCommit: func(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error {
-			first := map[int64]*incident.Event{}
-			for i, r := range b.Results {
-				if r.Outcome == incident.OutcomeOpened && first[r.IncidentID] == nil {
-					first[r.IncidentID] = &events[i]
-				}
-			}
-			return engine.OnIncidents(ctx, tx, b.Opened, first, b.Resolved)
-		},
+		OnCommit:    lifecycle.Ingested,
 		AfterCommit: engine.Poke,
 	})
 	in.Start()
@@ -107,7 +101,7 @@ func setupWith(t *testing.T, o options) *bundle {
 		o.ready = st.Ping
 	}
 	h := httpapi.NewServer(httpapi.Deps{
-		Store: st, Ingester: in, Tokens: auth.NewTokens(tokenStore, time.Second, time.Now), Playbooks: lib, Runs: engine,
+		Store: st, Ingester: in, Tokens: auth.NewTokens(tokenStore, time.Second, time.Now), Playbooks: lib, Runs: engine, Respond: lifecycle,
 		ApproverRoles: o.approverRoles, Metrics: metrics, Logger: log, MaxBodyBytes: maxBody, Ready: o.ready, Now: o.now,
 		SandboxStatus: o.sandbox,
 	})

@@ -10,7 +10,6 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/run"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 func (s *Server) stepRoutes() {
@@ -184,18 +183,7 @@ func (s *Server) automation(w http.ResponseWriter, r *http.Request, _ *auth.Prin
 
 func (s *Server) setAutomation(paused bool) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-		if err := s.Runs.SetPaused(r.Context(), paused); err != nil {
-			return err
-		}
-		action := "automation.resume"
-		if paused {
-			action = "automation.pause"
-		}
-		detail, _ := json.Marshal(map[string]bool{"paused": paused})
-		err := s.Store.InTx(r.Context(), func(tx store.Tx) error {
-			return tx.AppendAudit(r.Context(), &auth.AuditEntry{At: s.Now().UTC(), Actor: p.Actor(), Action: action, Target: "automation", Detail: detail})
-		})
-		if err != nil {
+		if err := s.Respond.SetPaused(r.Context(), paused, p.Actor()); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"paused": paused})
