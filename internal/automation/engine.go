@@ -930,9 +930,15 @@ func (e *Engine) edit(s *run.Step, text, actor string, now time.Time) (*incident
 	if st.Executor != s.Executor && !(st.Executor == playbook.ExecShell && s.Executor == playbook.ExecKube) && !(st.Executor == playbook.ExecKube && s.Executor == playbook.ExecShell) {
 		return nil, invalid("text: the edit turns a %s step into a %s step", s.Executor, st.Executor)
 	}
+	parsed, err := st.MarshalStored()
+	if err != nil {
+		return nil, fmt.Errorf("keep edited step %d: %w", s.ID, err)
+	}
 	old := s.Text
 	oldRisk := s.Risk
-	s.Text, s.Edited, s.Executor, s.Risk = text, true, st.Executor, st.Risk
+	// The text as parsed is what is approved and what runs.
+	text = st.SQL + st.Script
+	s.Text, s.Parsed, s.Edited, s.Executor, s.Risk = text, parsed, true, st.Executor, st.Risk
 	s.NeedsEditing = ""
 	if st.NeedsEditing {
 		s.NeedsEditing = st.EditReason

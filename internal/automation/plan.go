@@ -60,10 +60,9 @@ func Plan(incidentID int64, m *playbook.Match, opt PlanOptions) (*run.Run, []*ru
 
 func planStep(s *run.Step, st *playbook.Step, r *run.Run, procAuto bool, opt PlanOptions) {
 	s.Executor, s.Risk, s.Language, s.Target = st.Executor, st.Risk, st.Language, st.Target
-	s.Text = st.SQL
-	if s.Text == "" {
-		s.Text = st.Script
-	}
+	s.Text = st.SQL + st.Script // one of them is empty
+	// Kept parsed, the step runs without being parsed again.
+	s.Parsed, _ = st.MarshalStored()
 	s.Timeout = time.Duration(st.Timeout)
 	if s.Timeout == 0 {
 		s.Timeout = opt.DefaultTimeout

@@ -87,3 +87,47 @@ func TestReadStepsRunReadOnly(t *testing.T) {
 		t.Fatalf("as a write step: %v", err)
 	}
 }
+
+// recorder is an Executor that records what it was asked to run.
+type recorder struct{ got []automation.Request }
+
+func (r *recorder) Exec(_ context.Context, req automation.Request) (*run.Result, error) {
+	r.got = append(r.got, req)
+	return &run.Result{Output: "ok"}, nil
+}
+
+// A step runs from the parsed form kept with it, through the executor
+// registered for its kind, and never from a parsed form that does not
+// match its (approved) text.
+func TestStepsRunFromTheirParsedForm(t *testing.T) {
+	st, err := playbook.StepFromText("sql", "SELECT count(*) AS n FROM jobs WHERE type = {{job_type}};")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := st.MarshalStored()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := "batch"
+	s := &run.Step{ID: 1, Kind: playbook.KindStep, Executor: playbook.ExecSQL, Risk: playbook.RiskRead, Language: "sql",
+		Text: st.SQL, Parsed: parsed, Params: []run.Param{{Name: "job_type", Type: "string", Value: &v}}}
+	rec := &recorder{}
+	x := &automation.Executors{}
+	x.Register(playbook.ExecSQL, rec)
+	res, _, err := x.Exec(context.Background(), s, nil)
+	if err != nil || res.Output != "ok" || len(rec.got) != 1 {
+		t.Fatalf("exec = %+v, %v; calls %d", res, err, len(rec.got))
+	}
+	r := rec.got[0].Rendered
+	if len(r.Statements) != 1 || !strings.Contains(r.Statements[0].SQL, "$1") || r.Statements[0].Args[0] != "batch" {
+		t.Fatalf("rendered = %+v", r)
+	}
+	// The text changed behind the parsed form's back: refused.
+	s.Text = "SELECT count(*) AS n FROM jobs; DELETE FROM jobs;"
+	if _, _, err := x.Exec(context.Background(), s, nil); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("mismatched parsed form: err = %v", err)
+	}
+	if len(rec.got) != 1 {
+		t.Fatal("a step whose parsed form did not match its text reached the executor")
+	}
+}

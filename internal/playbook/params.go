@@ -412,22 +412,12 @@ func (s *Step) arg(name string, values map[string]string) any {
 }
 
 func (s *Step) bindSQL(r *Rendered, values map[string]string) error {
-	a := analyzeSQL(s.SQL)
-	isIdent := map[string]bool{}
-	for _, prm := range s.Params {
-		if prm.Form == FormIdentifier {
-			isIdent[prm.Name] = true
-		}
+	bd := s.binding
+	if bd == nil {
+		bd = bindingOf(s) // a Step built by hand, not by Parse
 	}
-	var idents []sqlToken
-	for _, st := range a.Stmts {
-		for _, f := range st.Free {
-			if isIdent[f.Name] {
-				idents = append(idents, f)
-			}
-		}
-	}
-	text, names, err := positional(s.SQL, a.Lex.Params, idents)
+	idents := bd.SQLIdents
+	text, names, err := positional(s.SQL, bd.SQLParams, idents)
 	if err != nil {
 		return fmt.Errorf("step %q: %w", s.Name, err)
 	}
@@ -435,23 +425,24 @@ func (s *Step) bindSQL(r *Rendered, values map[string]string) error {
 	for _, n := range names {
 		r.Args = append(r.Args, s.arg(n, values))
 	}
-	for _, st := range a.Stmts {
+	for _, span := range bd.Stmts {
+		start, end := span[0], span[1]
 		var toks, ids []sqlToken
-		for _, t := range a.Lex.Params {
-			if t.Start >= st.Start && t.End <= st.End {
-				t.Start -= st.Start
-				t.End -= st.Start
+		for _, t := range bd.SQLParams {
+			if t.Start >= start && t.End <= end {
+				t.Start -= start
+				t.End -= start
 				toks = append(toks, t)
 			}
 		}
 		for _, t := range idents {
-			if t.Start >= st.Start && t.End <= st.End {
-				t.Start -= st.Start
-				t.End -= st.Start
+			if t.Start >= start && t.End <= end {
+				t.Start -= start
+				t.End -= start
 				ids = append(ids, t)
 			}
 		}
-		text, names, err := positional(s.SQL[st.Start:st.End], toks, ids)
+		text, names, err := positional(s.SQL[start:end], toks, ids)
 		if err != nil {
 			return fmt.Errorf("step %q: %w", s.Name, err)
 		}
@@ -465,7 +456,12 @@ func (s *Step) bindSQL(r *Rendered, values map[string]string) error {
 }
 
 func (s *Step) bindShell(r *Rendered, values map[string]string) {
-	phs := scanShell(s.Script)
+	var phs []shellPlaceholder
+	if s.binding != nil {
+		phs = s.binding.Shell
+	} else {
+		phs = scanShell(s.Script)
+	}
 	r.Script = renderShell(s.Script, phs)
 	for _, ph := range phs {
 		if v, ok := values[ph.Name]; ok {

@@ -947,6 +947,7 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 				st.addParam(f.Name, FormIdentifier, "")
 			}
 		}
+		st.binding = sqlBinding(a, st.Params)
 	default:
 		st.Script = j.text
 		an := analyzeShell(j.text)
@@ -970,6 +971,7 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 				}
 			}
 		}
+		st.binding = &Binding{Shell: an.Placeholders}
 		for _, ph := range an.Placeholders {
 			sites = append(sites, paramSite{name: ph.Name, pos: j.posAt(ph.Start)})
 			typ := ParamType("")

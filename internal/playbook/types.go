@@ -258,6 +258,10 @@ type Step struct {
 	NeedsEditing bool   `json:"needs_editing,omitempty"`
 	EditReason   string `json:"edit_reason,omitempty"`
 	Line         int    `json:"line"`
+
+	// binding is where the placeholders are, set by Parse (and by
+	// UnmarshalStored): Bind substitutes without parsing again.
+	binding *Binding
 }
 
 // Param returns the parameter with the given name, or nil.

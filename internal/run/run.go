@@ -112,6 +112,11 @@ type Step struct {
 	// Proc records the process group a shell step runs in, so that
 	// recovery after a crash can kill what is left of it.
 	Proc *Proc `json:"proc,omitempty"`
+	// Parsed is the step as the playbook parser left it, with where its
+	// placeholders are (playbook.Step.MarshalStored): the step runs from it
+	// without parsing Markdown, SQL or shell again. It is set when the run
+	// is planned and when a person edits the text.
+	Parsed []byte `json:"-"`
 }
 
 // Proc is where a shell step's processes run: enough to find and kill

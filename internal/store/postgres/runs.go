@@ -20,7 +20,7 @@ var (
 
 const stepCols = `id, run_id, incident_id, position, task_key, section, name, kind, executor, risk, status, reason, auto, queued,
 	language, text, edited, target, namespace, params, needs_editing, approvals, approvers, expires_at, attempts, max_attempts,
-	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at, approvers_rule, proc`
+	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at, approvers_rule, proc, parsed`
 
 // noNUL keeps a string storable, losslessly: PostgreSQL text cannot hold
 // NUL, so it goes through the same escaping as the incident tables.
@@ -38,7 +38,7 @@ func scanStep(sc scanner) (*run.Step, error) {
 	err := sc.Scan(&s.ID, &s.RunID, &s.IncidentID, &s.Position, (*text)(&s.TaskKey), (*text)(&s.Section), (*text)(&s.Name), &kind, &exec, &risk, &status,
 		(*text)(&s.Reason), &s.Auto, &s.Queued, &s.Language, (*text)(&s.Text), &s.Edited, (*text)(&s.Target), (*text)(&s.Namespace), &params, (*text)(&s.NeedsEditing),
 		&approvals, &s.Approvers, &expires, &s.Attempts, &s.MaxAttempts, &timeoutMS, &result, (*text)(&s.Error), (*text)(&s.Actor), &s.ClaimedBy,
-		&lease, &created, &started, &finished, &updated, &s.ApproversRule, &proc)
+		&lease, &created, &started, &finished, &updated, &s.ApproversRule, &proc, &s.Parsed)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func stepArgs(s *run.Step) []any {
 		noNUL(s.Namespace), nullJSON(params), noNUL(s.NeedsEditing), nullJSON(approvals), s.Approvers, nullTime(s.ExpiresAt),
 		s.Attempts, s.MaxAttempts, s.Timeout.Milliseconds(), nullJSON(result), noNUL(s.Error), noNUL(s.Actor), s.ClaimedBy,
 		nullTime(s.LeaseUntil), s.CreatedAt, nullTime(s.StartedAt), nullTime(s.FinishedAt), s.UpdatedAt,
-		s.ApproversRule, nullJSON(store.StepProc(s))}
+		s.ApproversRule, nullJSON(store.StepProc(s)), nullJSON(s.Parsed)}
 }
 
 func (t *txn) InsertRun(ctx context.Context, r *run.Run) error {
@@ -72,8 +72,8 @@ func (t *txn) InsertRun(ctx context.Context, r *run.Run) error {
 const insertStep = `INSERT INTO steps (run_id, incident_id, position, task_key, section, name, kind, executor,
 	risk, status, reason, auto, queued, language, text, edited, target, namespace, params, needs_editing, approvals, approvers,
 	expires_at, attempts, max_attempts, timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at,
-	finished_at, updated_at, approvers_rule, proc) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-	$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37) RETURNING id`
+	finished_at, updated_at, approvers_rule, proc, parsed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+	$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38) RETURNING id`
 
 func (t *txn) InsertSteps(ctx context.Context, steps []*run.Step) error {
 	b := &pgx.Batch{}
@@ -103,7 +103,7 @@ const updateStep = `UPDATE steps SET run_id = $1, incident_id = $2, position = $
 	edited = $16, target = $17, namespace = $18, params = $19, needs_editing = $20, approvals = $21, approvers = $22,
 	expires_at = $23, attempts = $24, max_attempts = $25, timeout_ms = $26, result = $27, error = $28, actor = $29,
 	claimed_by = $30, lease_until = $31, created_at = $32, started_at = $33, finished_at = $34, updated_at = $35,
-	approvers_rule = $36, proc = $37 WHERE id = $38`
+	approvers_rule = $36, proc = $37, parsed = $38 WHERE id = $39`
 
 func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
 	if len(steps) == 0 {

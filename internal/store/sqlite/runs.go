@@ -13,7 +13,7 @@ import (
 
 const stepCols = `id, run_id, incident_id, position, task_key, section, name, kind, executor, risk, status, reason, auto, queued,
 	language, text, edited, target, namespace, params, needs_editing, approvals, approvers, expires_at, attempts, max_attempts,
-	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at, approvers_rule, proc`
+	timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at, finished_at, updated_at, approvers_rule, proc, parsed`
 
 func scanStep(sc scanner) (*run.Step, error) {
 	var (
@@ -26,7 +26,7 @@ func scanStep(sc scanner) (*run.Step, error) {
 	err := sc.Scan(&s.ID, &s.RunID, &s.IncidentID, &s.Position, &s.TaskKey, &s.Section, &s.Name, &kind, &exec, &risk, &status,
 		&s.Reason, &s.Auto, &s.Queued, &s.Language, &s.Text, &s.Edited, &s.Target, &s.Namespace, &params, &s.NeedsEditing,
 		&approvals, &s.Approvers, &expires, &s.Attempts, &s.MaxAttempts, &timeoutMS, &result, &s.Error, &s.Actor, &s.ClaimedBy,
-		&lease, &created, &started, &finished, &updated, &s.ApproversRule, &proc)
+		&lease, &created, &started, &finished, &updated, &s.ApproversRule, &proc, &s.Parsed)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func stepArgs(s *run.Step) []any {
 		s.NeedsEditing, store.NullBytes(approvals), s.Approvers, nullMicros(s.ExpiresAt), s.Attempts, s.MaxAttempts,
 		s.Timeout.Milliseconds(), store.NullBytes(result), s.Error, s.Actor, s.ClaimedBy, nullMicros(s.LeaseUntil),
 		micros(s.CreatedAt), nullMicros(s.StartedAt), nullMicros(s.FinishedAt), micros(s.UpdatedAt),
-		s.ApproversRule, store.NullBytes(store.StepProc(s))}
+		s.ApproversRule, store.NullBytes(store.StepProc(s)), store.NullBytes(s.Parsed)}
 }
 
 func (t *txn) InsertRun(ctx context.Context, r *run.Run) error {
@@ -61,7 +61,7 @@ func (t *txn) InsertSteps(ctx context.Context, steps []*run.Step) error {
 	stmt, err := t.tx.PrepareContext(ctx, `INSERT INTO steps (run_id, incident_id, position, task_key, section, name, kind, executor,
 		risk, status, reason, auto, queued, language, text, edited, target, namespace, params, needs_editing, approvals, approvers,
 		expires_at, attempts, max_attempts, timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at,
-		finished_at, updated_at, approvers_rule, proc) VALUES (`+placeholders(37)+`) RETURNING id`)
+		finished_at, updated_at, approvers_rule, proc, parsed) VALUES (`+placeholders(38)+`) RETURNING id`)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
 		name = ?, kind = ?, executor = ?, risk = ?, status = ?, reason = ?, auto = ?, queued = ?, language = ?, text = ?, edited = ?,
 		target = ?, namespace = ?, params = ?, needs_editing = ?, approvals = ?, approvers = ?, expires_at = ?, attempts = ?,
 		max_attempts = ?, timeout_ms = ?, result = ?, error = ?, actor = ?, claimed_by = ?, lease_until = ?, created_at = ?,
-		started_at = ?, finished_at = ?, updated_at = ?, approvers_rule = ?, proc = ? WHERE id = ?`)
+		started_at = ?, finished_at = ?, updated_at = ?, approvers_rule = ?, proc = ?, parsed = ? WHERE id = ?`)
 	if err != nil {
 		return err
 	}
