@@ -643,36 +643,31 @@ func invalid(format string, args ...any) error {
 // again, each for the new digest. With all approvals in, the step is
 // queued; the claim checks the digest once more before it runs.
 func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*run.Step, error) {
-	var out *run.Step
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		s, inc, err := e.lockWithIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return e.decideOn(ctx, id, func(s *run.Step, inc *incident.Incident) ([]*incident.TimelineEntry, error) {
 		if inc.Status == incident.StatusResolved {
-			return conflict("step %d: incident %d is resolved; a fix never runs against a healthy system", id, inc.ID)
+			return nil, conflict("step %d: incident %d is resolved; a fix never runs against a healthy system", id, inc.ID)
 		}
 		if s.Status != run.StatusAwaitingApproval {
-			return conflict("step %d is %s, not awaiting approval", id, s.Status)
+			return nil, conflict("step %d is %s, not awaiting approval", id, s.Status)
 		}
 		now := e.now()
 		if !s.ExpiresAt.IsZero() && now.After(s.ExpiresAt) {
-			return conflict("step %d: the approval request expired at %s; run it again to ask anew", id, s.ExpiresAt.Format(time.RFC3339))
+			return nil, conflict("step %d: the approval request expired at %s; run it again to ask anew", id, s.ExpiresAt.Format(time.RFC3339))
 		}
 		entries, err := e.decide(s, d, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, a := range s.Approvals {
 			if a.Actor == d.Actor {
-				return conflict("step %d: %s already approved it as it stands; it needs a different second approver", id, d.Actor)
+				return nil, conflict("step %d: %s already approved it as it stands; it needs a different second approver", id, d.Actor)
 			}
 		}
 		if miss := missingParams(s.Params); len(miss) > 0 {
-			return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
+			return nil, invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
 		}
 		if err := e.cfg.Exec.Available(s.Executor, s.Target); err != nil {
-			return conflict("step %d cannot run here: %v", id, err)
+			return nil, conflict("step %d cannot run here: %v", id, err)
 		}
 		s.Approvals = append(s.Approvals, run.Approval{Actor: d.Actor, At: now, Digest: run.RequestDigest(s)})
 		s.Actor, s.UpdatedAt = d.Actor, now
@@ -688,28 +683,15 @@ func (e *Engine) Approve(ctx context.Context, id int64, d Decision) (*run.Step, 
 			msg += fmt.Sprintf(" (%d of %d approvals)", n, required)
 		}
 		entries = append(entries, approvalEntry(s, now, d.Actor, "step.approved", msg))
-		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
-			return err
-		}
-		out = s
-		return tx.AppendTimeline(ctx, entries)
+		return entries, nil
 	})
-	if err == nil && out.Queued {
-		e.Poke()
-	}
-	return out, err
 }
 
 // Reject cancels a step waiting for approval or input.
 func (e *Engine) Reject(ctx context.Context, id int64, d Decision) (*run.Step, error) {
-	var out *run.Step
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		s, _, err := e.lockWithIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return e.decideOn(ctx, id, func(s *run.Step, _ *incident.Incident) ([]*incident.TimelineEntry, error) {
 		if s.Status != run.StatusAwaitingApproval && s.Status != run.StatusNeedsInput && s.Status != run.StatusPending {
-			return conflict("step %d is %s; only a waiting step can be rejected", id, s.Status)
+			return nil, conflict("step %d is %s; only a waiting step can be rejected", id, s.Status)
 		}
 		now := e.now()
 		s.Status, s.Queued, s.Actor, s.UpdatedAt, s.FinishedAt = run.StatusCancelled, false, d.Actor, now, now
@@ -717,13 +699,8 @@ func (e *Engine) Reject(ctx context.Context, id int64, d Decision) (*run.Step, e
 		if d.Reason != "" {
 			s.Reason += ": " + d.Reason
 		}
-		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
-			return err
-		}
-		out = s
-		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{approvalEntry(s, now, d.Actor, "step.rejected", "Rejected by "+d.Actor+": "+s.Name+reasonSuffix(d.Reason))})
+		return []*incident.TimelineEntry{approvalEntry(s, now, d.Actor, "step.rejected", "Rejected by "+d.Actor+": "+s.Name+reasonSuffix(d.Reason))}, nil
 	})
-	return out, err
 }
 
 func reasonSuffix(r string) string {
@@ -739,32 +716,27 @@ func reasonSuffix(r string) string {
 // parses) goes (back) to awaiting approval instead: asking to run it is
 // not approving it.
 func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*run.Step, error) {
-	var out *run.Step
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		s, inc, err := e.lockWithIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return e.decideOn(ctx, id, func(s *run.Step, inc *incident.Incident) ([]*incident.TimelineEntry, error) {
 		if s.Kind != playbook.KindStep {
-			return conflict("step %d is a %s task: tick it with POST /api/v1/steps/%d/done", id, s.Kind, id)
+			return nil, conflict("step %d is a %s task: tick it with POST /api/v1/steps/%d/done", id, s.Kind, id)
 		}
 		switch s.Status {
 		case run.StatusRunning:
-			return conflict("step %d is already running", id)
+			return nil, conflict("step %d is already running", id)
 		case run.StatusSucceeded:
 			if s.Risk == playbook.RiskWrite {
-				return conflict("step %d already ran; a write is not repeated by a click: run it again as a new approval with POST /api/v1/steps/%d/run after checking the system", id, id)
+				return nil, conflict("step %d already ran; a write is not repeated by a click: run it again as a new approval with POST /api/v1/steps/%d/run after checking the system", id, id)
 			}
 		case run.StatusSkipped:
-			return conflict("step %d was skipped: %s", id, s.Reason)
+			return nil, conflict("step %d was skipped: %s", id, s.Reason)
 		}
 		if inc.Status == incident.StatusResolved {
-			return conflict("step %d: incident %d is resolved; reopen it first", id, inc.ID)
+			return nil, conflict("step %d: incident %d is resolved; reopen it first", id, inc.ID)
 		}
 		now := e.now()
 		entries, err := e.decide(s, d, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		s.Actor, s.UpdatedAt, s.FinishedAt, s.Error, s.Result = d.Actor, now, time.Time{}, "", nil
 		if need, why := run.NeedsApproval(s); need {
@@ -777,37 +749,24 @@ func (e *Engine) RunNow(ctx context.Context, id int64, d Decision) (*run.Step, e
 			entries = append(entries, approvalEntry(s, now, d.Actor, "step.requested", fmt.Sprintf("%s asked to run %s: it waits for approval (%s)", d.Actor, s.Name, why)))
 		} else {
 			if miss := missingParams(s.Params); len(miss) > 0 {
-				return invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
+				return nil, invalid("params: step %d needs a value for %s", id, strings.Join(miss, ", "))
 			}
 			s.Status, s.Queued, s.Reason, s.Attempts, s.MaxAttempts = run.StatusPending, true, "queued by "+d.Actor, 0, e.cfg.ReadAttempts
 			s.Approvals, s.Approvers = nil, 0
 			entries = append(entries, approvalEntry(s, now, d.Actor, "step.queued", fmt.Sprintf("%s ran %s", d.Actor, s.Name)))
 		}
-		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
-			return err
-		}
-		out = s
-		return tx.AppendTimeline(ctx, entries)
+		return entries, nil
 	})
-	if err == nil && out.Queued {
-		e.Poke()
-	}
-	return out, err
 }
 
 // Tick marks a checklist or manual task done (or skipped) by a person.
 func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*run.Step, error) {
-	var out *run.Step
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		s, _, err := e.lockWithIncident(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return e.decideOn(ctx, id, func(s *run.Step, _ *incident.Incident) ([]*incident.TimelineEntry, error) {
 		if s.Kind == playbook.KindStep && !skip {
-			return conflict("step %d runs a %s block; approve or run it instead of ticking it", id, s.Executor)
+			return nil, conflict("step %d runs a %s block; approve or run it instead of ticking it", id, s.Executor)
 		}
 		if s.Status.Final() || s.Status == run.StatusRunning {
-			return conflict("step %d is already %s", id, s.Status)
+			return nil, conflict("step %d is already %s", id, s.Status)
 		}
 		now := e.now()
 		s.Actor, s.UpdatedAt, s.FinishedAt, s.Queued = d.Actor, now, now, false
@@ -820,12 +779,34 @@ func (e *Engine) Tick(ctx context.Context, id int64, d Decision, skip bool) (*ru
 		if d.Reason != "" {
 			s.Reason += ": " + d.Reason
 		}
+		return []*incident.TimelineEntry{approvalEntry(s, now, d.Actor, kind, fmt.Sprintf("%s by %s: %s%s", verb, d.Actor, s.Name, reasonSuffix(d.Reason)))}, nil
+	})
+}
+
+// decideOn applies a person's decision to one step in a transaction:
+// decide changes the locked step and returns the timeline entries that
+// record it; the step is saved with them, and the workers are woken after
+// commit when the decision queued the step.
+func (e *Engine) decideOn(ctx context.Context, id int64, decide func(s *run.Step, inc *incident.Incident) ([]*incident.TimelineEntry, error)) (*run.Step, error) {
+	var out *run.Step
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		s, inc, err := e.lockWithIncident(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		entries, err := decide(s, inc)
+		if err != nil {
+			return err
+		}
 		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
 			return err
 		}
 		out = s
-		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{approvalEntry(s, now, d.Actor, kind, fmt.Sprintf("%s by %s: %s%s", verb, d.Actor, s.Name, reasonSuffix(d.Reason)))})
+		return tx.AppendTimeline(ctx, entries)
 	})
+	if err == nil && out.Queued {
+		e.Poke()
+	}
 	return out, err
 }
 
