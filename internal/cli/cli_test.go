@@ -134,7 +134,19 @@ func TestServeAndDriveItFromTheCLI(t *testing.T) {
 		t.Fatalf("incidents list --json: %+v %v", list, err)
 	}
 	s.run(t, false, "incidents", "ack", "1")
-	s.run(t, false, "incidents", "note", "1", "scaled", "job-worker")
+	if out := s.run(t, false, "incidents", "note", "1", "scaled", "job-worker"); out != "Noted on incident 1.\n" {
+		t.Fatalf("incidents note: %q", out)
+	}
+	var noted struct {
+		Incident struct {
+			ID     int64  `json:"id"`
+			Status string `json:"status"`
+		} `json:"incident"`
+	}
+	if err := json.Unmarshal([]byte(s.run(t, false, "incidents", "note", "--json", "1", "paged", "db", "team")), &noted); err != nil ||
+		noted.Incident.ID != 1 || noted.Incident.Status != "acknowledged" {
+		t.Fatalf("incidents note --json: %+v %v", noted, err)
+	}
 	out = s.run(t, false, "incidents", "show", "1")
 	for _, want := range []string{`Status\s+acknowledged`, "Acknowledged by admin", "scaled job-worker", `Playbook "telegram-platform"`} {
 		if !regexp.MustCompile(want).MatchString(out) {

@@ -314,6 +314,10 @@ func actionCmd(env *Env, g *globals, use, short, path string, body func([]string
 			if g.json {
 				return printJSON(env, out)
 			}
+			if use == "note" { // a note leaves the status as it was: confirm the note
+				fmt.Fprintf(env.Stdout, "Noted on incident %d.\n", out.Incident.ID)
+				return nil
+			}
 			fmt.Fprintf(env.Stdout, "Incident %d is %s: %s\n", out.Incident.ID, cell(string(out.Incident.Status)), cell(out.Incident.Title))
 			return nil
 		},

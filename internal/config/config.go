@@ -1,5 +1,13 @@
 // Package config reads firebreak.yaml and the FIREBREAK_* environment.
 // Precedence, lowest first: defaults, the file, the environment, flags.
+//
+// A relative path in the file (data_dir, db when it is a SQLite path,
+// playbooks, a kube target's kubeconfig, a SQL target's dsn_file) is
+// relative to the file's folder, as Prometheus resolves its rule files,
+// so that a configuration works from any working directory. Paths from
+// flags, the environment and the defaults stay relative to the working
+// directory. shell.readable_paths and shell.writable_paths must be
+// absolute.
 package config
 
 import (
@@ -159,16 +167,50 @@ func Load(path string, getenv func(string) string) (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("read config: %w", err)
 		}
+		// The default data_dir is relative to the working directory; only
+		// one the file sets is relative to the file.
+		defaultDataDir := c.DataDir
+		c.DataDir = ""
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 			return c, fmt.Errorf("%s: %w", path, err)
+		}
+		c.resolvePaths(filepath.Dir(path))
+		if c.DataDir == "" {
+			c.DataDir = defaultDataDir
 		}
 	}
 	if err := c.applyEnv(getenv); err != nil {
 		return c, err
 	}
 	return c, nil
+}
+
+// resolvePaths makes the file's relative paths relative to dir, the
+// file's folder.
+func (c *Config) resolvePaths(dir string) {
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	c.DataDir = rel(c.DataDir)
+	if !IsPostgres(c.DB) {
+		c.DB = rel(c.DB)
+	}
+	for i, p := range c.Playbooks {
+		c.Playbooks[i] = rel(p)
+	}
+	for name, t := range c.Targets.SQL {
+		t.DSNFile = rel(t.DSNFile)
+		c.Targets.SQL[name] = t
+	}
+	for name, t := range c.Targets.Kube {
+		t.Kubeconfig = rel(t.Kubeconfig)
+		c.Targets.Kube[name] = t
+	}
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {

@@ -97,6 +97,16 @@ func TestExampleConfigLoads(t *testing.T) {
 	if c.Targets.SQL["telegram-platform"].DSNEnv != "TELEGRAM_PLATFORM_DSN" {
 		t.Fatalf("example targets = %+v", c.Targets)
 	}
+	// The README walkthrough runs it from the repository root: its paths
+	// must name files that are there.
+	if len(c.Playbooks) == 0 {
+		t.Fatal("example names no playbook")
+	}
+	for _, p := range c.Playbooks {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("example playbook %q: %v", p, err)
+		}
+	}
 }
 
 func TestShellSandboxPaths(t *testing.T) {
@@ -129,5 +139,101 @@ func TestShellSandboxPaths(t *testing.T) {
 	}
 	if cfg.File != p || strings.Join(cfg.Shell.ReadablePaths, ",") != "/srv/tools,"+filepath.Dir(data) || strings.Join(cfg.Shell.WritablePaths, ",") != "/srv/out" {
 		t.Fatalf("shell = %+v, file %q", cfg.Shell, cfg.File)
+	}
+}
+
+// Relative paths in the file are relative to its folder, whatever the
+// working directory; those from the environment and the defaults stay
+// relative to the working directory.
+func TestRelativePathsFollowTheFile(t *testing.T) {
+	etc := filepath.Join(t.TempDir(), "etc", "firebreak")
+	if err := os.MkdirAll(filepath.Join(etc, "secrets"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(etc, "secrets", "dsn"), []byte("postgres://u:pw@db/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(etc, "firebreak.yaml")
+	body := `data_dir: data
+db: state/fb.db
+playbooks: [playbooks, ./more/pb.md, /srv/playbooks]
+targets:
+  sql:
+    main: {dsn_file: secrets/dsn}
+    other: {dsn_env: OTHER_DSN}
+    abs: {dsn_file: /run/secrets/dsn}
+  kube:
+    prod: {kubeconfig: kube/config}
+    abs: {kubeconfig: /etc/kubeconfig}
+    incluster: {namespace: default}
+shell:
+  readable_paths: [/srv/tools]
+`
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+
+	c, err := config.Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	at := func(rel string) string { return filepath.Join(etc, rel) }
+	for _, g := range []struct{ name, got, want string }{
+		{"data_dir", c.DataDir, at("data")},
+		{"db", c.DB, at("state/fb.db")},
+		{"playbooks", strings.Join(c.Playbooks, ","), at("playbooks") + "," + at("more/pb.md") + ",/srv/playbooks"},
+		{"targets.sql.main.dsn_file", c.Targets.SQL["main"].DSNFile, at("secrets/dsn")},
+		{"targets.sql.other.dsn_file", c.Targets.SQL["other"].DSNFile, ""},
+		{"targets.sql.abs.dsn_file", c.Targets.SQL["abs"].DSNFile, "/run/secrets/dsn"},
+		{"targets.kube.prod.kubeconfig", c.Targets.Kube["prod"].Kubeconfig, at("kube/config")},
+		{"targets.kube.abs.kubeconfig", c.Targets.Kube["abs"].Kubeconfig, "/etc/kubeconfig"},
+		{"targets.kube.incluster.kubeconfig", c.Targets.Kube["incluster"].Kubeconfig, ""},
+		{"shell.readable_paths", strings.Join(c.Shell.ReadablePaths, ","), "/srv/tools"},
+		{"file", c.File, p},
+	} {
+		if g.got != g.want {
+			t.Errorf("%s = %q, want %q", g.name, g.got, g.want)
+		}
+	}
+	if dsn, err := c.Targets.SQL["main"].SQLDSN("main", env(nil)); err != nil || dsn != "postgres://u:pw@db/x" {
+		t.Errorf("dsn_file from another working directory: %q %v", dsn, err)
+	}
+
+	// A data_dir from the file places the default SQLite database; a
+	// PostgreSQL URL is not a path.
+	if err := os.WriteFile(p, []byte("data_dir: data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := config.Load(p, env(nil)); err != nil || c.DatabaseURL() != at("data/firebreak.db") {
+		t.Errorf("database = %q, %v", c.DatabaseURL(), err)
+	}
+	if err := os.WriteFile(p, []byte("db: postgres://fb@db:5432/fb\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := config.Load(p, env(nil)); err != nil || c.DB != "postgres://fb@db:5432/fb" || c.DataDir != "firebreak-data" {
+		t.Errorf("db = %q, data_dir = %q, %v", c.DB, c.DataDir, err)
+	}
+
+	// The environment overrides the file with paths relative to the
+	// working directory.
+	c, err = config.Load(p, env(map[string]string{"FIREBREAK_DATA_DIR": "here", "FIREBREAK_DB": "here.db", "FIREBREAK_PLAYBOOKS": "a.md:b"}))
+	if err != nil || c.DataDir != "here" || c.DB != "here.db" || strings.Join(c.Playbooks, ",") != "a.md,b" {
+		t.Errorf("environment: data_dir %q, db %q, playbooks %q, %v", c.DataDir, c.DB, c.Playbooks, err)
+	}
+
+	// Sandbox paths must still be absolute.
+	if err := os.WriteFile(p, []byte("shell:\n  readable_paths: [tools]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = config.Load(p, env(nil))
+	if err == nil {
+		err = c.Validate()
+	}
+	if err == nil || !strings.Contains(err.Error(), "shell.readable_paths[0]: must be an absolute path") {
+		t.Errorf("relative readable path: %v", err)
 	}
 }
