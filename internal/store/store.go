@@ -8,6 +8,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/run"
 )
 
@@ -45,12 +46,20 @@ type Store interface {
 
 	// Runs and steps, read outside a transaction.
 	run.Reader
+
+	// WatchJobs calls wake once it watches, and then whenever another
+	// transaction may have committed new jobs, until ctx ends; it returns
+	// nil then. On PostgreSQL that is a NOTIFY from any instance, over a
+	// LISTEN connection that reconnects (and wakes) after a failure; on
+	// SQLite, a commit in this process.
+	WatchJobs(ctx context.Context, wake func()) error
 }
 
 // Tx is a write transaction.
 type Tx interface {
 	incident.Tx
 	run.Tx
+	job.Tx
 	CreateToken(ctx context.Context, t *auth.Token) error
 	RevokeToken(ctx context.Context, id int64, at time.Time) error
 	AppendAudit(ctx context.Context, e *auth.AuditEntry) error

@@ -41,6 +41,8 @@ type DB struct {
 	// multi holds multi-row INSERTs for the common batch sizes, prepared at
 	// start-up; it is read-only afterwards.
 	multi map[multiKey]*sql.Stmt
+
+	jobWatch jobWatchers
 }
 
 type multiKey struct {
@@ -245,10 +247,16 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // InTx runs fn in a write transaction. SQLite serialises writers, so there
 // is nothing to retry but a busy database, which busy_timeout absorbs.
+// A commit that inserted jobs wakes WatchJobs callers.
 func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
+	var t *txn
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		return fn(&txn{db: db, tx: tx})
+		t = &txn{db: db, tx: tx}
+		return fn(t)
 	})
+	if err == nil && t.jobsInserted {
+		db.jobWatch.wake()
+	}
 	return mapErr(err)
 }
 

@@ -18,6 +18,8 @@ import (
 type txn struct {
 	db *DB
 	tx *sql.Tx
+
+	jobsInserted bool // wake job watchers after commit
 }
 
 // Hot statements, prepared once on the writer connection (see prepare):

@@ -136,6 +136,8 @@ func Run(t *testing.T, f Factory, second SecondHandle) {
 	t.Run("PlaybookVersions", func(t *testing.T) { testPlaybookVersions(t, f) })
 	t.Run("HostileValuesStoredVerbatim", func(t *testing.T) { testHostile(t, f) })
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, f, second) })
+	t.Run("Jobs", func(t *testing.T) { runJobs(t, f, second) })
+	t.Run("Runs", func(t *testing.T) { runRuns(t, f, second) })
 }
 
 func testOpenGroupRepeat(t *testing.T, f Factory) {
