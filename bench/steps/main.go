@@ -2,7 +2,9 @@
 // intake request's 2xx to the first read step of the incident it opened
 // starting to run, p50 and p99, on SQLite and on PostgreSQL, idle (one
 // incident at a time) and under load (100 incidents opened at once, each
-// with 5 read steps).
+// with 5 read steps); and, on PostgreSQL, across two instances: the alert
+// arrives on instance A, whose only worker is busy, and the step starts on
+// idle instance B, woken by LISTEN/NOTIFY.
 //
 //	go run ./bench/steps [-idle 200] [-burst 100] [-pg postgres://…]
 //
@@ -35,6 +37,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/run"
@@ -61,7 +64,7 @@ func main() {
 			n    int
 			conc int
 		}{{"idle", *idle, 1}, {fmt.Sprintf("%d at once × 5 steps", *burst), *burst, *burst}} {
-			lat, err := measure(engine, *pg, shape.n, shape.conc)
+			lat, err := measure(engine, *pg, shape.n, shape.conc, false)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "steps:", engine, shape.name, err)
 				os.Exit(1)
@@ -72,6 +75,15 @@ func main() {
 				ms(p(0.50)), ms(p(0.99)), ms(lat[len(lat)-1]), float64(p(0.99))/float64(50*time.Millisecond))
 		}
 	}
+	lat, err := measure("postgres", *pg, *idle, 1, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "steps: two instances:", err)
+		os.Exit(1)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*q))] }
+	fmt.Printf("| postgres | two instances: intake on busy A, step on idle B | %d | %s | %s | %s | %.2f× |\n", len(lat),
+		ms(p(0.50)), ms(p(0.99)), ms(lat[len(lat)-1]), float64(p(0.99))/float64(50*time.Millisecond))
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
@@ -104,7 +116,11 @@ func freshDatabase(base string) (string, func(), error) {
 	return url, drop, nil
 }
 
-func measure(engine, base string, n, conc int) ([]time.Duration, error) {
+// measure opens n incidents, conc at a time, and returns how long each
+// waited for its first step. With two, the store is PostgreSQL and a
+// second instance B on the same database runs the steps while A, which
+// takes the alerts, has its one worker busy.
+func measure(engine, base string, n, conc int, two bool) ([]time.Duration, error) {
 	ctx := context.Background()
 	dsn, drop, err := freshDatabase(base)
 	if err != nil {
@@ -112,7 +128,7 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 	}
 	defer drop()
 	var st store.Store
-	if engine == "sqlite" {
+	if engine == "sqlite" && !two {
 		dir, err := os.MkdirTemp("", "fb-bench-")
 		if err != nil {
 			return nil, err
@@ -135,7 +151,7 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 		return nil, err
 	}
 	_, file, _, _ := runtime.Caller(0)
-	lib, err := playbook.NewLibrary(nil, filepath.Join(filepath.Dir(file), "..", "..", "internal", "run", "testdata", "five.md"))
+	lib, err := playbook.NewLibrary(nil, filepath.Join(filepath.Dir(file), "..", "..", "internal", "automation", "testdata", "five.md"))
 	if err != nil {
 		return nil, err
 	}
@@ -147,16 +163,58 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 
 	var mu sync.Mutex
 	started := map[int64]time.Time{}
+	onA := 0
 	log := slog.New(slog.DiscardHandler)
-	eng := automation.New(automation.Config{Store: st, Playbooks: lib, Exec: &automation.Executors{SQL: targets, DefaultSQL: "db"}, Logger: log, Workers: 8,
-		OnStart: func(s *run.Step) {
-			now := time.Now()
-			mu.Lock()
-			if _, ok := started[s.IncidentID]; !ok {
-				started[s.IncidentID] = now
-			}
-			mu.Unlock()
-		}})
+	record := func(s *run.Step) {
+		now := time.Now()
+		mu.Lock()
+		if _, ok := started[s.IncidentID]; !ok {
+			started[s.IncidentID] = now
+		}
+		mu.Unlock()
+	}
+	cfg := automation.Config{Store: st, Playbooks: lib, Exec: &automation.Executors{SQL: targets, DefaultSQL: "db"}, Logger: log, Workers: 8, OnStart: record}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var waitB func()
+	if two {
+		// A: one worker, held by a job that blocks until the end.
+		qa := job.New(job.Config{Workers: 1, Instance: "A", Logger: log, Watch: st.WatchJobs,
+			InTx: func(ctx context.Context, fn func(job.Tx) error) error {
+				return st.InTx(ctx, func(tx store.Tx) error { return fn(tx) })
+			}})
+		busy := make(chan struct{})
+		qa.Handle("bench.block", func(ctx context.Context, _ *job.Job) error {
+			close(busy)
+			<-runCtx.Done()
+			return nil
+		})
+		cfg.Queue, cfg.Instance = qa, "A"
+		cfg.OnStart = func(*run.Step) { mu.Lock(); onA++; mu.Unlock() }
+		if err := qa.Start(runCtx); err != nil {
+			return nil, err
+		}
+		defer qa.Wait()
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			_, err := qa.Insert(ctx, tx, job.NewJob{Kind: "bench.block", Priority: -1, MaxAttempts: 1})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		<-busy
+		// B: a second instance on the same database, idle.
+		stB, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		defer stB.Close()
+		engB := automation.New(automation.Config{Store: stB, Playbooks: lib, Exec: &automation.Executors{SQL: targets, DefaultSQL: "db"},
+			Logger: log, Workers: 4, Instance: "B", OnStart: record})
+		engB.Start(runCtx)
+		waitB = engB.Wait
+	}
+	eng := automation.New(cfg)
 	committers := 1
 	if engine == "postgres" {
 		committers = 4
@@ -167,8 +225,13 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 	})
 	in.Start()
 	defer in.Stop()
-	runCtx, stop := context.WithCancel(ctx)
-	defer func() { stop(); eng.Wait() }()
+	defer func() {
+		stop()
+		eng.Wait()
+		if waitB != nil {
+			waitB()
+		}
+	}()
 	eng.Start(runCtx)
 	secret, hash := auth.NewSecret(auth.IntegrationPrefix)
 	err = st.InTx(ctx, func(tx store.Tx) error {
@@ -258,6 +321,9 @@ func measure(engine, base string, n, conc int) ([]time.Duration, error) {
 	var out []time.Duration
 	mu.Lock()
 	defer mu.Unlock()
+	if onA > 0 {
+		return nil, fmt.Errorf("busy instance A started %d steps", onA)
+	}
 	for id, at := range acked {
 		// A step may start before the client has read the answer: that
 		// counts as no wait at all.

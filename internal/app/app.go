@@ -119,7 +119,8 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		defer execs.SQL.Close()
 	}
 	metrics := httpapi.NewMetrics(st)
-	engine, err := newEngine(&c, st, lib, execs, log, now, metrics.StepStarted)
+	queue := newQueue(&c, st, log, now)
+	engine, err := newEngine(&c, st, queue, lib, execs, log, now, metrics.StepStarted)
 	if err != nil {
 		return err
 	}
@@ -173,6 +174,9 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), now, log)
 	go watchPlaybooks(bg, lib, st, log)
 	engine.Start(bg)
+	if err := queue.Start(bg); err != nil {
+		return err
+	}
 
 	fmt.Fprintf(stdout, "Firebreak listening on http://%s (database: %s, %s)\n", ln.Addr(), st.Engine(), redactURL(c.DatabaseURL()))
 	log.Info("serving", "addr", ln.Addr().String(), "engine", st.Engine(), "instance", engine.Instance())
@@ -184,6 +188,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		in.Stop()
 		cancelBG()
 		engine.Wait()
+		queue.Wait()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -194,6 +199,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	in.Stop()
 	cancelBG()
 	engine.Wait()
+	queue.Wait()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/executor/kube"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
+	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/run"
@@ -120,10 +122,23 @@ func newShellRunner(c *config.Config, getenv func(string) string, red *redact.Re
 	return r, nil
 }
 
-func newEngine(c *config.Config, st store.Store, lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step)) (*automation.Engine, error) {
+// newQueue makes the one durable job queue of this instance: step runs
+// today, notifications and timers next.
+func newQueue(c *config.Config, st store.Store, log *slog.Logger, now func() time.Time) *job.Queue {
+	return job.New(job.Config{
+		InTx: func(ctx context.Context, fn func(job.Tx) error) error {
+			return st.InTx(ctx, func(tx store.Tx) error { return fn(tx) })
+		},
+		Watch: st.WatchJobs, Now: now, Logger: log,
+		Workers:      c.Automation.Workers,
+		Lease:        time.Duration(c.Automation.Lease),
+		SoleInstance: st.Engine() == "sqlite",
+	})
+}
+
+func newEngine(c *config.Config, st store.Store, q *job.Queue, lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step)) (*automation.Engine, error) {
 	return automation.New(automation.Config{
-		Store: st, Playbooks: lib, Exec: x, Logger: log, Now: now,
-		Workers:        c.Automation.Workers,
+		Store: st, Queue: q, Playbooks: lib, Exec: x, Logger: log, Now: now, Instance: q.Instance(),
 		ApprovalTTL:    time.Duration(c.Approvals.ExpireAfter),
 		TwoPerson:      c.Approvals.TwoPerson,
 		DefaultTimeout: time.Duration(c.Automation.DefaultTimeout),

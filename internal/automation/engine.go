@@ -15,6 +15,7 @@ import (
 	udiff "github.com/aymanbagabas/go-udiff"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/run"
@@ -37,9 +38,14 @@ type Config struct {
 	Exec      Runner
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Queue is the durable job queue that runs steps: a queued step is a
+	// job of kind StepJob. Nil: the engine makes its own on Store, with
+	// Workers workers, and starts it with the engine.
+	Queue *job.Queue
 	// Instance names this process in claims; empty picks a random one.
 	Instance string
-	// Workers is how many steps run at once (default 4).
+	// Workers is how many steps run at once, for a queue the engine makes
+	// (default 4).
 	Workers int
 	// ApprovalTTL is how long a write step waits for approval (default 30m).
 	ApprovalTTL time.Duration
@@ -52,8 +58,7 @@ type Config struct {
 	// Lease is how long a claim holds without renewal (default 30s).
 	Lease time.Duration
 	// Sweep is how often stale claims and expired approvals are looked for
-	// (default 5s), and the poll interval for work queued by other
-	// instances.
+	// (default 5s).
 	Sweep time.Duration
 	// OnStart is told when a step starts running, for metrics.
 	OnStart func(s *run.Step)
@@ -66,11 +71,14 @@ type Config struct {
 	SoleInstance bool
 }
 
+// StepJob is the job kind that runs one queued step.
+const StepJob = "step.run"
+
 // Engine plans runs, runs their steps and records approvals.
 type Engine struct {
-	cfg  Config
-	poke chan struct{}
-	wg   sync.WaitGroup
+	cfg      Config
+	ownQueue bool
+	wg       sync.WaitGroup
 }
 
 // New returns an Engine; Start runs its workers.
@@ -104,7 +112,20 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{cfg: cfg, poke: make(chan struct{}, cfg.Workers)}
+	e := &Engine{cfg: cfg}
+	if e.cfg.Queue == nil {
+		st := cfg.Store
+		e.cfg.Queue = job.New(job.Config{
+			InTx: func(ctx context.Context, fn func(job.Tx) error) error {
+				return st.InTx(ctx, func(tx store.Tx) error { return fn(tx) })
+			},
+			Watch: st.WatchJobs, Now: cfg.Now, Logger: cfg.Logger, Instance: cfg.Instance,
+			Workers: cfg.Workers, Lease: cfg.Lease, SoleInstance: cfg.SoleInstance,
+		})
+		e.ownQueue = true
+	}
+	e.cfg.Queue.Handle(StepJob, e.runStep)
+	return e
 }
 
 // Instance is the name this engine claims steps under.
@@ -112,16 +133,46 @@ func (e *Engine) Instance() string { return e.cfg.Instance }
 
 func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
 
-// Poke wakes the workers after a commit that queued steps. Committing
-// first and poking after is what makes the fast path safe: a worker only
-// ever sees committed steps.
-func (e *Engine) Poke() {
-	for i := 0; i < e.cfg.Workers; i++ {
-		select {
-		case e.poke <- struct{}{}:
-		default:
-		}
+// Poke wakes the queue's workers after a commit that queued steps. The
+// store's watcher wakes them too (LISTEN/NOTIFY on PostgreSQL, a commit
+// hook on SQLite); Poke makes it immediate in process.
+func (e *Engine) Poke() { e.cfg.Queue.Poke() }
+
+// save writes steps and, in the same transaction, a job for each that is
+// queued: a step runs when a worker of any instance takes its job. The key
+// holds the attempt, so a step queued again while its last job finishes
+// gets a job of its own; the same step is never queued twice for one
+// attempt.
+func (e *Engine) save(ctx context.Context, tx store.Tx, steps ...*run.Step) error {
+	if err := tx.UpdateSteps(ctx, steps); err != nil {
+		return err
 	}
+	return e.enqueue(ctx, tx, steps...)
+}
+
+func (e *Engine) enqueue(ctx context.Context, tx store.Tx, steps ...*run.Step) error {
+	var jobs []job.NewJob
+	for _, s := range steps {
+		if !s.Queued || s.Status != run.StatusPending {
+			continue
+		}
+		payload, err := json.Marshal(stepJob{StepID: s.ID})
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, job.NewJob{Kind: StepJob, Key: fmt.Sprintf("step:%d:%d", s.ID, s.Attempts), Payload: payload,
+			Priority: s.Position, MaxAttempts: 5})
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	_, err := e.cfg.Queue.Insert(ctx, tx, jobs...)
+	return err
+}
+
+// stepJob is the payload of a StepJob.
+type stepJob struct {
+	StepID int64 `json:"step_id"`
 }
 
 // OnChange is the engine's lifecycle hook, called inside the transaction
@@ -156,7 +207,7 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 	return nil
 }
 
-func (e *Engine) planRun(ctx context.Context, tx run.Tx, incidentID int64, m *playbook.Match, labels, annotations map[string]string) error {
+func (e *Engine) planRun(ctx context.Context, tx store.Tx, incidentID int64, m *playbook.Match, labels, annotations map[string]string) error {
 	now := e.now()
 	twoPerson := false
 	for _, k := range e.cfg.TwoPerson {
@@ -175,6 +226,9 @@ func (e *Engine) planRun(ctx context.Context, tx run.Tx, incidentID int64, m *pl
 		s.RunID = r.ID
 	}
 	if err := tx.InsertSteps(ctx, steps); err != nil {
+		return err
+	}
+	if err := e.enqueue(ctx, tx, steps...); err != nil {
 		return err
 	}
 	auto, waiting := 0, 0
@@ -201,7 +255,7 @@ func (e *Engine) planRun(ctx context.Context, tx run.Tx, incidentID int64, m *pl
 
 // CancelOpen cancels every step of an incident that has not finished and
 // is not running.
-func (e *Engine) CancelOpen(ctx context.Context, tx run.Tx, incidentID int64, why, actor string) error {
+func (e *Engine) CancelOpen(ctx context.Context, tx store.Tx, incidentID int64, why, actor string) error {
 	steps, err := tx.OpenSteps(ctx, incidentID)
 	if err != nil {
 		return fmt.Errorf("load steps of incident %d: %w", incidentID, err)
@@ -229,8 +283,9 @@ func (e *Engine) CancelOpen(ctx context.Context, tx run.Tx, incidentID int64, wh
 	}})
 }
 
-// Start runs the workers and the sweeper until ctx ends; Wait waits for
-// them.
+// Start runs the sweeper, and the queue when the engine made its own,
+// until ctx ends; Wait waits for them. Steps that are queued without a job
+// (queued while paused, or by an older version) get one.
 func (e *Engine) Start(ctx context.Context) {
 	if e.cfg.SoleInstance {
 		// Before any worker claims anything: every step still running was
@@ -239,12 +294,13 @@ func (e *Engine) Start(ctx context.Context) {
 			e.cfg.Logger.Warn("recover steps orphaned by a crash", "err", err)
 		}
 	}
-	for i := 0; i < e.cfg.Workers; i++ {
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			e.worker(ctx)
-		}()
+	if err := e.requeue(ctx); err != nil && ctx.Err() == nil {
+		e.cfg.Logger.Warn("queue waiting steps", "err", err)
+	}
+	if e.ownQueue {
+		if err := e.cfg.Queue.Start(ctx); err != nil {
+			e.cfg.Logger.Error("start the step queue", "err", err)
+		}
 	}
 	e.wg.Add(1)
 	go func() {
@@ -253,8 +309,30 @@ func (e *Engine) Start(ctx context.Context) {
 	}()
 }
 
-// Wait waits for workers to finish their current steps after ctx ended.
-func (e *Engine) Wait() { e.wg.Wait() }
+// Wait waits for the sweeper, and for the steps still running when the
+// engine owns its queue, after ctx ended.
+func (e *Engine) Wait() {
+	e.wg.Wait()
+	if e.ownQueue {
+		e.cfg.Queue.Wait()
+	}
+}
+
+// requeue gives every queued step a job; the unique key makes it a no-op
+// for steps that have one.
+func (e *Engine) requeue(ctx context.Context) error {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		steps, err := tx.QueuedSteps(ctx, 10000)
+		if err != nil {
+			return err
+		}
+		return e.enqueue(ctx, tx, steps...)
+	})
+	if err == nil {
+		e.Poke()
+	}
+	return err
+}
 
 // Paused reports whether the automation kill switch is on.
 func (e *Engine) Paused(ctx context.Context) (bool, error) {
@@ -265,46 +343,37 @@ func (e *Engine) Paused(ctx context.Context) (bool, error) {
 const settingPaused = "automation.paused"
 
 // SetPausedIn turns the kill switch on or off inside tx; the caller audits
-// who did, and pokes the engine after commit.
+// who did, and pokes the engine after commit. Resuming gives the steps
+// that waited their jobs again.
 func (e *Engine) SetPausedIn(ctx context.Context, tx store.Tx, paused bool) error {
-	return tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused))
-}
-
-func (e *Engine) worker(ctx context.Context) {
-	t := time.NewTicker(e.cfg.Sweep)
-	defer t.Stop()
-	for {
-		for ctx.Err() == nil && e.runOne(ctx) {
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.poke:
-		case <-t.C:
-		}
+	if err := tx.SetSetting(ctx, settingPaused, fmt.Sprint(paused)); err != nil || paused {
+		return err
 	}
+	steps, err := tx.QueuedSteps(ctx, 10000)
+	if err != nil {
+		return err
+	}
+	return e.enqueue(ctx, tx, steps...)
 }
 
-// runOne claims and runs one step; it reports whether it found one.
-func (e *Engine) runOne(ctx context.Context) bool {
+// runStep is the handler of StepJob: it claims the job's step and runs
+// it. A step that is no longer queued (cancelled, already run by another
+// job) is left alone. While automation is paused the job ends and the step
+// stays queued; resuming gives it a new job.
+func (e *Engine) runStep(ctx context.Context, j *job.Job) error {
+	var p stepJob
+	if err := json.Unmarshal(j.Payload, &p); err != nil || p.StepID == 0 {
+		return job.Permanent(fmt.Errorf("step job %d: bad payload %q", j.ID, j.Payload))
+	}
 	if paused, err := e.Paused(ctx); err != nil || paused {
-		if err != nil && ctx.Err() == nil {
-			e.cfg.Logger.Warn("read automation switch", "err", err)
-		}
-		return false
-	}
-	if queued, err := e.cfg.Store.HasQueued(ctx); err != nil || !queued {
-		if err != nil && ctx.Err() == nil {
-			e.cfg.Logger.Warn("look for queued steps", "err", err)
-		}
-		return false
+		return err
 	}
 	var s *run.Step
 	refused := false
 	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		now := e.now()
 		var err error
-		s, err = tx.ClaimStep(ctx, e.cfg.Instance, now, now.Add(e.cfg.Lease))
+		s, err = tx.ClaimStep(ctx, p.StepID, e.cfg.Instance, now, now.Add(e.cfg.Lease))
 		if err != nil || s == nil {
 			return err
 		}
@@ -321,24 +390,18 @@ func (e *Engine) runOne(ctx context.Context) bool {
 		}
 		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{stepEntry(s, now, "step.refused", "Refused to run "+s.Name+": "+why)})
 	})
-	if err != nil {
-		if ctx.Err() == nil {
-			e.cfg.Logger.Error("claim step", "err", err)
-		}
-		return false
-	}
-	if s == nil {
-		return false
+	if err != nil || s == nil {
+		return err
 	}
 	if refused {
 		e.cfg.Logger.Warn("refused to run a step that is not approved as it stands", "step", s.ID, "reason", s.Error)
-		return true
+		return nil
 	}
 	if e.cfg.OnStart != nil {
 		e.cfg.OnStart(s)
 	}
 	e.execute(ctx, s)
-	return true
+	return nil
 }
 
 // execute runs a claimed step and records its outcome. The step's own
@@ -386,7 +449,7 @@ func (e *Engine) execute(ctx context.Context, s *run.Step) {
 			}
 			updates = append(updates, later...)
 		}
-		if err := tx.UpdateSteps(ctx, updates); err != nil {
+		if err := e.save(ctx, tx, updates...); err != nil {
 			return err
 		}
 		if entry != nil {
@@ -603,7 +666,7 @@ func (e *Engine) sweep(ctx context.Context, staleBefore time.Time) error {
 			s.Reason = fmt.Sprintf("approval expired at %s; run it again to ask anew", s.ExpiresAt.Format(time.RFC3339))
 			entries = append(entries, stepEntry(s, now, "step.expired", "Approval expired: "+s.Name))
 		}
-		if err := tx.UpdateSteps(ctx, append(stale, expired...)); err != nil {
+		if err := e.save(ctx, tx, append(stale, expired...)...); err != nil {
 			return err
 		}
 		if len(entries) > 0 {
@@ -798,7 +861,7 @@ func (e *Engine) decideOn(ctx context.Context, id int64, decide func(s *run.Step
 		if err != nil {
 			return err
 		}
-		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
+		if err := e.save(ctx, tx, s); err != nil {
 			return err
 		}
 		out = s

@@ -189,10 +189,12 @@ type Tx interface {
 	// OpenSteps loads and locks an incident's steps that wait: neither
 	// final nor running. (Running steps are their workers' to lock.)
 	OpenSteps(ctx context.Context, incidentID int64) ([]*Step, error)
-	// ClaimStep marks one queued pending step running for instance and
-	// returns it, or returns nil when none is queued. Two instances never
-	// claim the same step.
-	ClaimStep(ctx context.Context, instance string, now, leaseUntil time.Time) (*Step, error)
+	// ClaimStep marks step id running for instance and returns it, when it
+	// is pending and queued; else it returns nil. Two instances never claim
+	// the same step.
+	ClaimStep(ctx context.Context, id int64, instance string, now, leaseUntil time.Time) (*Step, error)
+	// QueuedSteps returns pending, queued steps, earliest position first.
+	QueuedSteps(ctx context.Context, limit int) ([]*Step, error)
 	// ExtendLease pushes the lease of a step this instance runs.
 	ExtendLease(ctx context.Context, id int64, instance string, until time.Time) error
 	// StaleSteps returns running steps whose lease ran out, locked.
@@ -210,9 +212,6 @@ type Reader interface {
 	StepsOfIncident(ctx context.Context, incidentID int64) ([]Step, error)
 	GetStep(ctx context.Context, id int64) (*Step, error)
 	ReadSetting(ctx context.Context, key string) (string, error)
-	// HasQueued reports whether any step waits for a worker, without
-	// taking a write lock.
-	HasQueued(ctx context.Context) (bool, error)
 }
 
 type plainStep Step

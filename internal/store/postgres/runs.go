@@ -129,21 +129,22 @@ func (t *txn) OpenSteps(ctx context.Context, incidentID int64) ([]*run.Step, err
 		AND status NOT IN ('running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'skipped') ORDER BY id FOR UPDATE`, incidentID)
 }
 
-// ClaimStep takes a queued step that no other transaction holds: the
-// earliest in its run first, so that under a burst every incident's first
-// diagnostic starts before any incident's fifth.
-// The row lock taken by FOR UPDATE SKIP LOCKED makes the claim exclusive
-// across instances: a second claimer skips the row, and once this
-// transaction commits the row is no longer pending.
-func (t *txn) ClaimStep(ctx context.Context, instance string, now, leaseUntil time.Time) (*run.Step, error) {
+// ClaimStep takes step id when it is still queued: the update locks the
+// row, and a second claimer's update finds it running and changes nothing.
+func (t *txn) ClaimStep(ctx context.Context, id int64, instance string, now, leaseUntil time.Time) (*run.Step, error) {
 	steps, err := t.querySteps(ctx, `UPDATE steps SET status = 'running', queued = false, claimed_by = $1, lease_until = $2,
 		attempts = attempts + 1, started_at = $3, updated_at = $3, reason = ''
-		WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued ORDER BY position, id LIMIT 1 FOR UPDATE SKIP LOCKED)
-		RETURNING `+stepCols, instance, leaseUntil, now)
+		WHERE id = $4 AND status = 'pending' AND queued
+		RETURNING `+stepCols, instance, leaseUntil, now, id)
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
 	return steps[0], nil
+}
+
+func (t *txn) QueuedSteps(ctx context.Context, limit int) ([]*run.Step, error) {
+	return t.querySteps(ctx, `SELECT `+stepCols+` FROM steps WHERE status = 'pending' AND queued
+		ORDER BY position, id LIMIT $1 FOR UPDATE SKIP LOCKED`, limit)
 }
 
 func (t *txn) ExtendLease(ctx context.Context, id int64, instance string, until time.Time) error {
@@ -212,12 +213,6 @@ func (db *DB) GetStep(ctx context.Context, id int64) (*run.Step, error) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "step %d not found", id)
 	}
 	return s, err
-}
-
-func (db *DB) HasQueued(ctx context.Context) (bool, error) {
-	var ok bool
-	err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM steps WHERE status = 'pending' AND queued)`).Scan(&ok)
-	return ok, err
 }
 
 func (db *DB) ReadSetting(ctx context.Context, key string) (string, error) {

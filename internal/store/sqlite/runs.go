@@ -105,7 +105,7 @@ func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
 
 const claimStepSQL = `UPDATE steps SET status = 'running', queued = 0, claimed_by = ?, lease_until = ?,
 	attempts = attempts + 1, started_at = ?, updated_at = ?, reason = ''
-	WHERE id = (SELECT id FROM steps WHERE status = 'pending' AND queued = 1 ORDER BY position, id LIMIT 1)
+	WHERE id = ? AND status = 'pending' AND queued = 1
 	RETURNING ` + stepCols
 
 func (t *txn) querySteps(ctx context.Context, q string, args ...any) ([]*run.Step, error) {
@@ -130,17 +130,19 @@ func (t *txn) OpenSteps(ctx context.Context, incidentID int64) ([]*run.Step, err
 		AND status NOT IN ('running', 'succeeded', 'failed', 'interrupted', 'cancelled', 'skipped') ORDER BY id`, incidentID)
 }
 
-// ClaimStep takes a queued step: the earliest in its run first, so that
-// under a burst every incident's first diagnostic starts before any
-// incident's fifth. SQLite has one writer, and this
-// transaction holds the write lock, so the update cannot race another
-// claim.
-func (t *txn) ClaimStep(ctx context.Context, instance string, now, leaseUntil time.Time) (*run.Step, error) {
-	steps, err := t.querySteps(ctx, claimStepSQL, instance, micros(leaseUntil), micros(now), micros(now))
+// ClaimStep takes step id when it is still queued. SQLite has one writer,
+// and this transaction holds the write lock, so the update cannot race
+// another claim.
+func (t *txn) ClaimStep(ctx context.Context, id int64, instance string, now, leaseUntil time.Time) (*run.Step, error) {
+	steps, err := t.querySteps(ctx, claimStepSQL, instance, micros(leaseUntil), micros(now), micros(now), id)
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
 	return steps[0], nil
+}
+
+func (t *txn) QueuedSteps(ctx context.Context, limit int) ([]*run.Step, error) {
+	return t.querySteps(ctx, `SELECT `+stepCols+` FROM steps WHERE status = 'pending' AND queued = 1 ORDER BY position, id LIMIT ?`, limit)
 }
 
 func (t *txn) ExtendLease(ctx context.Context, id int64, instance string, until time.Time) error {
@@ -222,12 +224,6 @@ func (db *DB) GetStep(ctx context.Context, id int64) (*run.Step, error) {
 		return nil, incident.Errorf(incident.ENOTFOUND, "step %d not found", id)
 	}
 	return s, err
-}
-
-func (db *DB) HasQueued(ctx context.Context) (bool, error) {
-	var n int
-	err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM steps WHERE status = 'pending' AND queued = 1 LIMIT 1)`).Scan(&n)
-	return n > 0, err
 }
 
 func (db *DB) ReadSetting(ctx context.Context, key string) (string, error) {

@@ -86,39 +86,64 @@ func testStepRoundTrip(t *testing.T, f Factory) {
 	}
 }
 
-// Claims take queued pending steps, earliest position first, mark them
-// running with a lease, and count the attempt.
+// Queued steps list earliest position first; a claim takes a queued
+// pending step once, marks it running with a lease and counts the attempt.
 func testClaimOrder(t *testing.T, f Factory) {
 	b := setup(t, f)
 	waiting := queued("waiting")
 	waiting.Status, waiting.Queued = run.StatusAwaitingApproval, false
 	b.newRun(t, "a", queued("a1"), waiting, queued("a3"))
 	b.newRun(t, "b", queued("b1"))
+	var list []*run.Step
+	err := b.s.InTx(b.ctx, func(tx store.Tx) error {
+		var err error
+		list, err = tx.QueuedSteps(b.ctx, 10)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var order []string
-	for {
+	for _, s := range list {
+		order = append(order, s.TaskKey)
+	}
+	// Each run's first step before any run's third.
+	if want := []string{"a1", "b1", "a3"}; !reflect.DeepEqual(order, want) {
+		t.Fatalf("queued order = %v, want %v", order, want)
+	}
+	claim := func(id int64) *run.Step {
 		var s *run.Step
 		err := b.s.InTx(b.ctx, func(tx store.Tx) error {
 			var err error
-			s, err = tx.ClaimStep(b.ctx, "me", t0, t0.Add(time.Minute))
+			s, err = tx.ClaimStep(b.ctx, id, "me", t0, t0.Add(time.Minute))
 			return err
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s == nil {
-			break
-		}
-		if s.Status != run.StatusRunning || s.ClaimedBy != "me" || !s.LeaseUntil.Equal(t0.Add(time.Minute)) || s.Attempts != 1 {
+		return s
+	}
+	for _, q := range list {
+		s := claim(q.ID)
+		if s == nil || s.Status != run.StatusRunning || s.ClaimedBy != "me" || !s.LeaseUntil.Equal(t0.Add(time.Minute)) || s.Attempts != 1 {
 			t.Fatalf("claimed %+v", s)
 		}
-		order = append(order, s.TaskKey)
+		if again := claim(q.ID); again != nil {
+			t.Fatalf("step %d claimed twice", q.ID)
+		}
 	}
-	// Each run's first step before any run's third.
-	if want := []string{"a1", "b1", "a3"}; !reflect.DeepEqual(order, want) {
-		t.Fatalf("claim order = %v, want %v", order, want)
+	if s := claim(list[0].ID + 1); s != nil && s.TaskKey == "waiting" {
+		t.Fatal("a step awaiting approval was claimed")
 	}
-	if q, err := b.s.HasQueued(b.ctx); err != nil || q {
-		t.Fatalf("HasQueued after claiming all = %v, %v", q, err)
+	err = b.s.InTx(b.ctx, func(tx store.Tx) error {
+		left, err := tx.QueuedSteps(b.ctx, 10)
+		if err == nil && len(left) != 0 {
+			t.Errorf("%d steps still queued after claiming all", len(left))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -128,7 +153,7 @@ func testStaleAndExpired(t *testing.T, f Factory) {
 	expiring.Status, expiring.Queued, expiring.ExpiresAt = run.StatusAwaitingApproval, false, t0.Add(time.Minute)
 	_, steps := b.newRun(t, "s", queued("runs"), expiring)
 	err := b.s.InTx(b.ctx, func(tx store.Tx) error {
-		_, err := tx.ClaimStep(b.ctx, "me", t0, t0.Add(time.Minute))
+		_, err := tx.ClaimStep(b.ctx, steps[0].ID, "me", t0, t0.Add(time.Minute))
 		return err
 	})
 	if err != nil {
@@ -185,8 +210,10 @@ func testClaimsNeverOverlap(t *testing.T, f Factory, second SecondHandle) {
 		}
 	}
 	const n = 40
+	var ids []int64
 	for i := range n {
-		b.newRun(t, "c"+string(rune('a'+i%26))+string(rune('a'+i/26)), queued("only"))
+		_, steps := b.newRun(t, "c"+string(rune('a'+i%26))+string(rune('a'+i/26)), queued("only"))
+		ids = append(ids, steps[0].ID)
 	}
 	var mu sync.Mutex
 	seen := map[int64]int{}
@@ -196,23 +223,23 @@ func testClaimsNeverOverlap(t *testing.T, f Factory, second SecondHandle) {
 		go func() {
 			defer wg.Done()
 			st := handles[w%len(handles)]
-			for {
+			// Every worker tries every step, as racing job handlers would.
+			for _, id := range ids {
 				var s *run.Step
 				err := st.InTx(b.ctx, func(tx store.Tx) error {
 					var err error
-					s, err = tx.ClaimStep(b.ctx, "w", t0, t0.Add(time.Minute))
+					s, err = tx.ClaimStep(b.ctx, id, "w", t0, t0.Add(time.Minute))
 					return err
 				})
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if s == nil {
-					return
+				if s != nil {
+					mu.Lock()
+					seen[s.ID]++
+					mu.Unlock()
 				}
-				mu.Lock()
-				seen[s.ID]++
-				mu.Unlock()
 			}
 		}()
 	}
