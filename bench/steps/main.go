@@ -49,6 +49,7 @@ import (
 func main() {
 	idle := flag.Int("idle", 200, "incidents opened one at a time")
 	burst := flag.Int("burst", 100, "incidents opened at once")
+	only := flag.String("only", "", "run only this part: single or two")
 	pg := flag.String("pg", os.Getenv("TEST_DATABASE_URL"), "PostgreSQL server for the postgres store and the steps' SQL")
 	flag.Parse()
 	if *pg == "" {
@@ -59,6 +60,9 @@ func main() {
 	fmt.Println("| store | load | incidents | p50 | p99 | max | p99 vs 50 ms target |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, engine := range []string{"sqlite", "postgres"} {
+		if *only == "two" {
+			break
+		}
 		for _, shape := range []struct {
 			name string
 			n    int
@@ -74,6 +78,9 @@ func main() {
 			fmt.Printf("| %s | %s | %d | %s | %s | %s | %.2f× |\n", engine, shape.name, len(lat),
 				ms(p(0.50)), ms(p(0.99)), ms(lat[len(lat)-1]), float64(p(0.99))/float64(50*time.Millisecond))
 		}
+	}
+	if *only == "single" {
+		return
 	}
 	lat, err := measure("postgres", *pg, *idle, 1, true)
 	if err != nil {
@@ -165,6 +172,9 @@ func measure(engine, base string, n, conc int, two bool) ([]time.Duration, error
 	started := map[int64]time.Time{}
 	onA := 0
 	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("BENCH_DEBUG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	record := func(s *run.Step) {
 		now := time.Now()
 		mu.Lock()
@@ -177,6 +187,7 @@ func measure(engine, base string, n, conc int, two bool) ([]time.Duration, error
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	var waitB func()
+	var eng *automation.Engine
 	if two {
 		// A: one worker, held by a job that blocks until the end.
 		qa := job.New(job.Config{Workers: 1, Instance: "A", Logger: log, Watch: st.WatchJobs,
@@ -191,10 +202,11 @@ func measure(engine, base string, n, conc int, two bool) ([]time.Duration, error
 		})
 		cfg.Queue, cfg.Instance = qa, "A"
 		cfg.OnStart = func(*run.Step) { mu.Lock(); onA++; mu.Unlock() }
+		eng = automation.New(cfg) // registers its handler before the queue starts
 		if err := qa.Start(runCtx); err != nil {
 			return nil, err
 		}
-		defer qa.Wait()
+		defer func() { stop(); qa.Wait() }()
 		err := st.InTx(ctx, func(tx store.Tx) error {
 			_, err := qa.Insert(ctx, tx, job.NewJob{Kind: "bench.block", Priority: -1, MaxAttempts: 1})
 			return err
@@ -214,7 +226,9 @@ func measure(engine, base string, n, conc int, two bool) ([]time.Duration, error
 		engB.Start(runCtx)
 		waitB = engB.Wait
 	}
-	eng := automation.New(cfg)
+	if eng == nil {
+		eng = automation.New(cfg)
+	}
 	committers := 1
 	if engine == "postgres" {
 		committers = 4
