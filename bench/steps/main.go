@@ -190,10 +190,7 @@ func measure(engine, base string, n, conc int, two bool) ([]time.Duration, error
 	var eng *automation.Engine
 	if two {
 		// A: one worker, held by a job that blocks until the end.
-		qa := job.New(job.Config{Workers: 1, Instance: "A", Logger: log, Watch: st.WatchJobs,
-			InTx: func(ctx context.Context, fn func(job.Tx) error) error {
-				return st.InTx(ctx, func(tx store.Tx) error { return fn(tx) })
-			}})
+		qa := job.New(job.Config[store.Tx]{Workers: 1, Instance: "A", Logger: log, Watch: st.WatchJobs, InTx: st.InTx})
 		busy := make(chan struct{})
 		qa.Handle("bench.block", func(ctx context.Context, _ *job.Job) error {
 			close(busy)

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -124,19 +123,16 @@ func newShellRunner(c *config.Config, getenv func(string) string, red *redact.Re
 
 // newQueue makes the one durable job queue of this instance: step runs
 // today, notifications and timers next.
-func newQueue(c *config.Config, st store.Store, log *slog.Logger, now func() time.Time) *job.Queue {
-	return job.New(job.Config{
-		InTx: func(ctx context.Context, fn func(job.Tx) error) error {
-			return st.InTx(ctx, func(tx store.Tx) error { return fn(tx) })
-		},
-		Watch: st.WatchJobs, Now: now, Logger: log,
+func newQueue(c *config.Config, st store.Store, log *slog.Logger, now func() time.Time) *job.Queue[store.Tx] {
+	return job.New(job.Config[store.Tx]{
+		InTx: st.InTx, Watch: st.WatchJobs, Now: now, Logger: log,
 		Workers:      c.Automation.Workers,
 		Lease:        time.Duration(c.Automation.Lease),
 		SoleInstance: st.Engine() == "sqlite",
 	})
 }
 
-func newEngine(c *config.Config, st store.Store, q *job.Queue, lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step)) (*automation.Engine, error) {
+func newEngine(c *config.Config, st store.Store, q *job.Queue[store.Tx], lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step)) (*automation.Engine, error) {
 	return automation.New(automation.Config{
 		Store: st, Queue: q, Playbooks: lib, Exec: x, Logger: log, Now: now, Instance: q.Instance(),
 		ApprovalTTL:    time.Duration(c.Approvals.ExpireAfter),

@@ -41,7 +41,7 @@ type Config struct {
 	// Queue is the durable job queue that runs steps: a queued step is a
 	// job of kind StepJob. Nil: the engine makes its own on Store, with
 	// Workers workers, and starts it with the engine.
-	Queue *job.Queue
+	Queue *job.Queue[store.Tx]
 	// Instance names this process in claims; empty picks a random one.
 	Instance string
 	// Workers is how many steps run at once, for a queue the engine makes
@@ -115,16 +115,13 @@ func New(cfg Config) *Engine {
 	e := &Engine{cfg: cfg}
 	if e.cfg.Queue == nil {
 		st := cfg.Store
-		e.cfg.Queue = job.New(job.Config{
-			InTx: func(ctx context.Context, fn func(job.Tx) error) error {
-				return st.InTx(ctx, func(tx store.Tx) error { return fn(tx) })
-			},
-			Watch: st.WatchJobs, Now: cfg.Now, Logger: cfg.Logger, Instance: cfg.Instance,
+		e.cfg.Queue = job.New(job.Config[store.Tx]{
+			InTx: st.InTx, Watch: st.WatchJobs, Now: cfg.Now, Logger: cfg.Logger, Instance: cfg.Instance,
 			Workers: cfg.Workers, Lease: cfg.Lease, SoleInstance: cfg.SoleInstance,
 		})
 		e.ownQueue = true
 	}
-	e.cfg.Queue.Handle(StepJob, e.runStep)
+	e.cfg.Queue.HandleClaim(StepJob, e.claimStep, e.runStep)
 	return e
 }
 
@@ -356,58 +353,58 @@ func (e *Engine) SetPausedIn(ctx context.Context, tx store.Tx, paused bool) erro
 	return e.enqueue(ctx, tx, steps...)
 }
 
-// runStep is the handler of StepJob: it claims the job's step and runs
-// it. A step that is no longer queued (cancelled, already run by another
-// job) is left alone. While automation is paused the job ends and the step
-// stays queued; resuming gives it a new job.
-func (e *Engine) runStep(ctx context.Context, j *job.Job) error {
+// claimStep runs in the transaction that claims a StepJob: it claims the
+// job's step in the same commit and leaves it in j.Value for runStep. A
+// step that is no longer queued (cancelled, run by an earlier job) has
+// nothing to do; while automation is paused the job ends and the step
+// stays queued, and resuming gives it a new job. A step that is not
+// approved as it stands is refused here, whatever queued it.
+func (e *Engine) claimStep(ctx context.Context, tx store.Tx, j *job.Job) (bool, error) {
 	var p stepJob
 	if err := json.Unmarshal(j.Payload, &p); err != nil || p.StepID == 0 {
-		return job.Permanent(fmt.Errorf("step job %d: bad payload %q", j.ID, j.Payload))
+		e.cfg.Logger.Error("step job with a bad payload", "job", j.ID, "payload", string(j.Payload))
+		return false, nil
 	}
-	if paused, err := e.Paused(ctx); err != nil || paused {
-		return err
+	if paused, err := tx.GetSetting(ctx, settingPaused); err != nil || paused == "true" {
+		return false, err
 	}
-	var s *run.Step
-	refused := false
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		now := e.now()
-		var err error
-		s, err = tx.ClaimStep(ctx, p.StepID, e.cfg.Instance, now, now.Add(e.cfg.Lease))
-		if err != nil || s == nil {
-			return err
-		}
-		// The last gate: whatever queued it, a step runs only as approved.
-		why := run.Runnable(s)
-		if why == "" {
-			return nil
-		}
-		refused = true
+	now := e.now()
+	s, err := tx.ClaimStep(ctx, p.StepID, e.cfg.Instance, now, now.Add(e.cfg.Lease))
+	if err != nil || s == nil {
+		return false, err
+	}
+	// The last gate: whatever queued it, a step runs only as approved.
+	if why := run.Runnable(s); why != "" {
 		s.Status, s.Queued, s.ClaimedBy, s.FinishedAt, s.UpdatedAt = run.StatusFailed, false, "", now, now
 		s.Error, s.Reason = "refused to run: "+why, ""
 		if err := tx.UpdateSteps(ctx, []*run.Step{s}); err != nil {
-			return err
+			return false, err
 		}
-		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{stepEntry(s, now, "step.refused", "Refused to run "+s.Name+": "+why)})
-	})
-	if err != nil || s == nil {
-		return err
+		e.cfg.Logger.Warn("refused to run a step that is not approved as it stands", "step", s.ID, "reason", why)
+		return false, tx.AppendTimeline(ctx, []*incident.TimelineEntry{stepEntry(s, now, "step.refused", "Refused to run "+s.Name+": "+why)})
 	}
-	if refused {
-		e.cfg.Logger.Warn("refused to run a step that is not approved as it stands", "step", s.ID, "reason", s.Error)
-		return nil
+	j.Value = s
+	return true, nil
+}
+
+// runStep is the handler of StepJob: it runs the step claimStep took and
+// records its outcome, and the job's, in one transaction.
+func (e *Engine) runStep(ctx context.Context, j *job.Job) error {
+	s, ok := j.Value.(*run.Step)
+	if !ok {
+		return job.Permanent(fmt.Errorf("step job %d ran without a claimed step", j.ID))
 	}
 	if e.cfg.OnStart != nil {
 		e.cfg.OnStart(s)
 	}
-	e.execute(ctx, s)
-	return nil
+	e.execute(ctx, s, j)
+	return job.ErrRecorded
 }
 
 // execute runs a claimed step and records its outcome. The step's own
 // context outlives a shutdown signal by the step's timeout at most: a
 // running fix is not abandoned half way because the server is stopping.
-func (e *Engine) execute(ctx context.Context, s *run.Step) {
+func (e *Engine) execute(ctx context.Context, s *run.Step, j *job.Job) {
 	runCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Timeout+5*time.Second)
 	defer cancel()
 	stopLease := e.keepLease(runCtx, s.ID)
@@ -421,6 +418,12 @@ func (e *Engine) execute(ctx context.Context, s *run.Step) {
 		cur, err := tx.LockStep(ctx, s.ID)
 		if err != nil {
 			return err
+		}
+		if j != nil {
+			// The job ends with the step's outcome, in one commit.
+			if _, err := tx.FinishJob(ctx, job.FinishParams{Claim: j.Claim(), State: job.StateSucceeded, Now: e.now()}); err != nil {
+				return err
+			}
 		}
 		if cur.Status != run.StatusRunning || cur.ClaimedBy != e.cfg.Instance {
 			// Our lease lapsed and the sweeper dealt with the step.

@@ -64,6 +64,9 @@ type Job struct {
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	FinishedAt time.Time `json:"finished_at,omitzero"`
+	// Value is what the kind's ClaimFunc took for the handler, in memory
+	// only.
+	Value any `json:"-"`
 }
 
 // Claim names one claim of a running job: the instance that holds it and
@@ -227,6 +230,11 @@ type Tx interface {
 // sets the delay. ctx ends at the Queue's Timeout, and when the job is
 // cancelled or its claim is lost (see [ErrLost]).
 type Handler func(ctx context.Context, j *Job) error
+
+// ErrRecorded is what a handler returns when it recorded the job's outcome
+// itself, with Tx.FinishJob under j.Claim() in the transaction that
+// recorded its own work, so that both commit together.
+var ErrRecorded = errors.New("job: outcome recorded by the handler")
 
 // ErrLost is the cause of a handler's context when its claim no longer
 // holds: the job was cancelled, or its lease lapsed and it was re-offered.

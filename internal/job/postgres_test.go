@@ -37,11 +37,11 @@ func pgPair(t testing.TB) (a, b *postgres.DB) {
 
 // listeningQueue starts a Queue on s that polls only every 10s, and
 // returns once its LISTEN connection is up and the Queue has gone idle.
-func listeningQueue(t testing.TB, s *postgres.DB, h job.Handler) *job.Queue {
+func listeningQueue(t testing.TB, s *postgres.DB, h job.Handler) *job.Queue[job.Tx] {
 	t.Helper()
 	listening := make(chan struct{})
 	var once sync.Once
-	q := job.New(job.Config{
+	q := job.New(job.Config[job.Tx]{
 		InTx: inTx(s), Poll: 10 * time.Second, Instance: "B",
 		Watch: func(ctx context.Context, wake func()) error {
 			return s.WatchJobs(ctx, func() { once.Do(func() { close(listening) }); wake() })
@@ -103,9 +103,9 @@ func TestInstancesShareWork(t *testing.T) {
 	var mu sync.Mutex
 	runs := map[int64][]string{}
 	var total atomic.Int32
-	var queues []*job.Queue
+	var queues []*job.Queue[job.Tx]
 	for i, s := range []*postgres.DB{a, b} {
-		q := job.New(job.Config{InTx: inTx(s), Watch: s.WatchJobs, Instance: fmt.Sprint("i", i), Workers: 3})
+		q := job.New(job.Config[job.Tx]{InTx: inTx(s), Watch: s.WatchJobs, Instance: fmt.Sprint("i", i), Workers: 3})
 		q.Handle("notify", func(ctx context.Context, j *job.Job) error {
 			mu.Lock()
 			runs[j.ID] = append(runs[j.ID], q.Instance())

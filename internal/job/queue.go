@@ -15,10 +15,10 @@ import (
 )
 
 // Config sets up a Queue.
-type Config struct {
+type Config[T Tx] struct {
 	// InTx runs fn in a write transaction; the app builds it from
 	// store.Store.InTx.
-	InTx func(ctx context.Context, fn func(Tx) error) error
+	InTx func(ctx context.Context, fn func(T) error) error
 	// Watch calls wake whenever jobs may have been inserted elsewhere, until
 	// ctx ends (store.Store.WatchJobs). Nil: the Queue relies on Poke and
 	// its Poll interval.
@@ -55,10 +55,11 @@ type Config struct {
 
 // Queue runs jobs from the store with the handlers registered for their
 // kinds.
-type Queue struct {
-	cfg      Config
+type Queue[T Tx] struct {
+	cfg      Config[T]
 	mu       sync.Mutex
 	handlers map[string]Handler
+	claims   map[string]ClaimFunc[T]
 	kinds    []string
 	started  bool
 
@@ -70,7 +71,7 @@ type Queue struct {
 }
 
 // New returns a Queue; register handlers with Handle, then Start it.
-func New(cfg Config) *Queue {
+func New[T Tx](cfg Config[T]) *Queue[T] {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -94,9 +95,10 @@ func New(cfg Config) *Queue {
 	if cfg.Retention == 0 {
 		cfg.Retention = 7 * 24 * time.Hour
 	}
-	return &Queue{
+	return &Queue[T]{
 		cfg:      cfg,
 		handlers: map[string]Handler{},
+		claims:   map[string]ClaimFunc[T]{},
 		wake:     make(chan struct{}, 1),
 		freed:    make(chan struct{}, 1),
 		slots:    make(chan struct{}, cfg.Workers),
@@ -110,11 +112,11 @@ func setDefault(d *time.Duration, v time.Duration) {
 }
 
 // Instance is the name this Queue claims jobs under.
-func (q *Queue) Instance() string { return q.cfg.Instance }
+func (q *Queue[T]) Instance() string { return q.cfg.Instance }
 
 // Handle registers h for jobs of kind. It panics after Start, or when kind
 // already has a handler: both are wiring mistakes.
-func (q *Queue) Handle(kind string, h Handler) {
+func (q *Queue[T]) Handle(kind string, h Handler) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.started {
@@ -128,29 +130,50 @@ func (q *Queue) Handle(kind string, h Handler) {
 	slices.Sort(q.kinds)
 }
 
-func (q *Queue) handler(kind string) Handler {
+// ClaimFunc runs inside the transaction that claims a job of its kind,
+// before the handler: it may take what the job is about in the same
+// commit (a step row, say) and leave it in j.Value for the handler. When it
+// returns false the job has nothing to do: it is finished in that
+// transaction and its handler does not run.
+type ClaimFunc[T Tx] func(ctx context.Context, tx T, j *Job) (bool, error)
+
+// HandleClaim registers claim and h for jobs of kind; see ClaimFunc.
+func (q *Queue[T]) HandleClaim(kind string, claim ClaimFunc[T], h Handler) {
+	q.Handle(kind, h)
+	q.mu.Lock()
+	q.claims[kind] = claim
+	q.mu.Unlock()
+}
+
+func (q *Queue[T]) claimFunc(kind string) ClaimFunc[T] {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.claims[kind]
+}
+
+func (q *Queue[T]) handler(kind string) Handler {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.handlers[kind]
 }
 
-func (q *Queue) kindList() []string {
+func (q *Queue[T]) kindList() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.kinds
 }
 
-func (q *Queue) now() time.Time { return q.cfg.Now().UTC() }
+func (q *Queue[T]) now() time.Time { return q.cfg.Now().UTC() }
 
 // Insert inserts jobs in the caller's transaction, due from the Queue's
 // clock; see Tx.InsertJobs.
-func (q *Queue) Insert(ctx context.Context, tx Tx, jobs ...NewJob) ([]Inserted, error) {
+func (q *Queue[T]) Insert(ctx context.Context, tx Tx, jobs ...NewJob) ([]Inserted, error) {
 	return tx.InsertJobs(ctx, InsertParams{Now: q.now(), Jobs: jobs})
 }
 
 // Cancel cancels unfinished jobs in the caller's transaction; see
 // Tx.CancelJobs.
-func (q *Queue) Cancel(ctx context.Context, tx Tx, p CancelParams) (int, error) {
+func (q *Queue[T]) Cancel(ctx context.Context, tx Tx, p CancelParams) (int, error) {
 	if p.Now.IsZero() {
 		p.Now = q.now()
 	}
@@ -159,7 +182,7 @@ func (q *Queue) Cancel(ctx context.Context, tx Tx, p CancelParams) (int, error) 
 
 // Poke wakes the Queue to claim due jobs: after a commit that inserted
 // jobs, or in a test after moving the clock.
-func (q *Queue) Poke() {
+func (q *Queue[T]) Poke() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -168,7 +191,7 @@ func (q *Queue) Poke() {
 
 // Start runs the workers, the sweeper and the watcher until ctx ends;
 // Wait waits for them and for the handlers still running.
-func (q *Queue) Start(ctx context.Context) error {
+func (q *Queue[T]) Start(ctx context.Context) error {
 	q.mu.Lock()
 	if q.started {
 		q.mu.Unlock()
@@ -209,7 +232,7 @@ func (q *Queue) Start(ctx context.Context) error {
 // Wait waits, after Start's ctx ended, for the Queue's goroutines and for
 // every handler still running. Handlers are not cancelled by shutdown:
 // they finish, within their Timeout, and their outcome is recorded.
-func (q *Queue) Wait() {
+func (q *Queue[T]) Wait() {
 	q.wg.Wait()
 	q.jobs.Wait()
 }
@@ -218,7 +241,7 @@ func (q *Queue) Wait() {
 // could not claim (another instance holds it locked).
 const minWait = 20 * time.Millisecond
 
-func (q *Queue) fetch(ctx context.Context) {
+func (q *Queue[T]) fetch(ctx context.Context) {
 	for ctx.Err() == nil {
 		next := q.fill(ctx)
 		wait := q.cfg.Poll
@@ -239,7 +262,7 @@ func (q *Queue) fetch(ctx context.Context) {
 // fill claims due jobs while a worker is free, and starts their handlers.
 // It returns the earliest RunAt still pending, or zero when it does not
 // know one (no free worker, no pending job, or an error).
-func (q *Queue) fill(ctx context.Context) time.Time {
+func (q *Queue[T]) fill(ctx context.Context) time.Time {
 	base := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
 		select {
@@ -269,22 +292,45 @@ func (q *Queue) fill(ctx context.Context) time.Time {
 	return time.Time{}
 }
 
+// maxSkips bounds how many jobs with nothing to do one claim transaction
+// finishes before it returns.
+const maxSkips = 32
+
 // claim claims one due job, or returns the earliest pending RunAt.
-func (q *Queue) claim(ctx context.Context) (j *Job, next time.Time, err error) {
+func (q *Queue[T]) claim(ctx context.Context) (j *Job, next time.Time, err error) {
 	kinds := q.kindList()
 	if len(kinds) == 0 {
 		return nil, time.Time{}, nil
 	}
-	err = q.cfg.InTx(ctx, func(tx Tx) error {
+	err = q.cfg.InTx(ctx, func(tx T) error {
 		j, next = nil, time.Time{}
 		now := q.now()
-		var err error
-		j, err = tx.ClaimJob(ctx, ClaimParams{Kinds: kinds, Instance: q.cfg.Instance, Now: now, LeaseUntil: now.Add(q.cfg.Lease)})
-		if err != nil || j != nil {
-			return err
+		// Jobs whose claim hook finds nothing to do are finished here, and
+		// the next due one is tried, in the same transaction.
+		for range maxSkips {
+			var err error
+			j, err = tx.ClaimJob(ctx, ClaimParams{Kinds: kinds, Instance: q.cfg.Instance, Now: now, LeaseUntil: now.Add(q.cfg.Lease)})
+			if err != nil {
+				return err
+			}
+			if j == nil {
+				next, err = tx.NextRunAt(ctx, kinds)
+				return err
+			}
+			hook := q.claimFunc(j.Kind)
+			if hook == nil {
+				return nil
+			}
+			keep, err := hook(ctx, tx, j)
+			if err != nil || keep {
+				return err
+			}
+			if _, err := tx.FinishJob(ctx, FinishParams{Claim: j.Claim(), State: StateSucceeded, Now: now}); err != nil {
+				return err
+			}
+			j = nil
 		}
-		next, err = tx.NextRunAt(ctx, kinds)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, time.Time{}, err
@@ -295,7 +341,7 @@ func (q *Queue) claim(ctx context.Context) (j *Job, next time.Time, err error) {
 // RunDue claims and runs due jobs one at a time, in this goroutine, until
 // none is due, and returns how many it ran. Tests call it after moving the
 // clock; it needs no Start.
-func (q *Queue) RunDue(ctx context.Context) (int, error) {
+func (q *Queue[T]) RunDue(ctx context.Context) (int, error) {
 	n := 0
 	for ctx.Err() == nil {
 		j, _, err := q.claim(ctx)
@@ -310,7 +356,7 @@ func (q *Queue) RunDue(ctx context.Context) (int, error) {
 
 // run runs j's handler, renewing its lease meanwhile, and records the
 // outcome.
-func (q *Queue) run(base context.Context, j *Job) {
+func (q *Queue[T]) run(base context.Context, j *Job) {
 	ctx, cancel := context.WithTimeout(base, q.cfg.Timeout)
 	defer cancel()
 	ctx, lose := context.WithCancelCause(ctx)
@@ -327,7 +373,7 @@ func (q *Queue) run(base context.Context, j *Job) {
 }
 
 // call runs the handler, turning a panic into an error.
-func (q *Queue) call(ctx context.Context, j *Job) (err error) {
+func (q *Queue[T]) call(ctx context.Context, j *Job) (err error) {
 	h := q.handler(j.Kind)
 	if h == nil {
 		return Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
@@ -343,7 +389,7 @@ func (q *Queue) call(ctx context.Context, j *Job) (err error) {
 
 // keepLease renews the claim every Lease/3 until stopped, and calls lose
 // when the claim no longer holds.
-func (q *Queue) keepLease(ctx context.Context, c Claim, lose context.CancelCauseFunc) (stop func()) {
+func (q *Queue[T]) keepLease(ctx context.Context, c Claim, lose context.CancelCauseFunc) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -357,7 +403,7 @@ func (q *Queue) keepLease(ctx context.Context, c Claim, lose context.CancelCause
 			case <-t.C:
 			}
 			var held bool
-			err := q.cfg.InTx(ctx, func(tx Tx) error {
+			err := q.cfg.InTx(ctx, func(tx T) error {
 				var err error
 				held, err = tx.ExtendJobLease(ctx, c, q.now().Add(q.cfg.Lease))
 				return err
@@ -388,9 +434,12 @@ func errorText(err error) string {
 
 // record stores the outcome of an attempt. It runs even while the server
 // shuts down: a job left running would wait for its lease to lapse.
-func (q *Queue) record(ctx context.Context, j *Job, herr error) {
+func (q *Queue[T]) record(ctx context.Context, j *Job, herr error) {
+	if errors.Is(herr, ErrRecorded) {
+		return
+	}
 	var retryIn time.Duration
-	err := q.cfg.InTx(ctx, func(tx Tx) error {
+	err := q.cfg.InTx(ctx, func(tx T) error {
 		now := q.now()
 		var err error
 		switch {
@@ -424,7 +473,7 @@ func (q *Queue) record(ctx context.Context, j *Job, herr error) {
 // Backoff is the delay before the attempt after attempt failed:
 // MinBackoff·2^(attempt-1), capped at MaxBackoff, less a random part of
 // up to a quarter.
-func (q *Queue) Backoff(attempt int) time.Duration {
+func (q *Queue[T]) Backoff(attempt int) time.Duration {
 	d := q.cfg.MaxBackoff
 	if attempt >= 1 && attempt < 40 {
 		if e := q.cfg.MinBackoff << (attempt - 1); e > 0 && e < d {
@@ -434,7 +483,7 @@ func (q *Queue) Backoff(attempt int) time.Duration {
 	return d - time.Duration(mrand.Int64N(int64(d)/4+1))
 }
 
-func (q *Queue) sweeper(ctx context.Context) {
+func (q *Queue[T]) sweeper(ctx context.Context) {
 	t := time.NewTicker(q.cfg.Sweep)
 	defer t.Stop()
 	for {
@@ -453,12 +502,12 @@ func (q *Queue) sweeper(ctx context.Context) {
 // lost the database), fails those that had no attempt left, and deletes
 // finished jobs past Retention. The sweeper calls it every Sweep; tests
 // call it after moving the clock.
-func (q *Queue) Sweep(ctx context.Context) error { return q.sweep(ctx, q.now()) }
+func (q *Queue[T]) Sweep(ctx context.Context) error { return q.sweep(ctx, q.now()) }
 
 // sweep treats jobs whose lease ends before staleBefore as orphaned.
-func (q *Queue) sweep(ctx context.Context, staleBefore time.Time) error {
+func (q *Queue[T]) sweep(ctx context.Context, staleBefore time.Time) error {
 	reoffered := false
-	err := q.cfg.InTx(ctx, func(tx Tx) error {
+	err := q.cfg.InTx(ctx, func(tx T) error {
 		reoffered = false
 		now := q.now()
 		stale, err := tx.StaleJobs(ctx, staleBefore, 100)

@@ -60,22 +60,22 @@ func openSQLite(t testing.TB) store.Store {
 type bundle struct {
 	s     store.Store
 	clock *clock
-	q     *job.Queue
+	q     *job.Queue[job.Tx]
 	ctx   context.Context
 }
 
 // setup returns a Queue on a fresh SQLite store with a fake clock at t0;
 // edit adjusts its Config.
-func setup(t *testing.T, edit func(*job.Config)) *bundle {
+func setup(t *testing.T, edit func(*job.Config[job.Tx])) *bundle {
 	t.Helper()
 	s := openSQLite(t)
 	return setupOn(t, s, edit)
 }
 
-func setupOn(t *testing.T, s store.Store, edit func(*job.Config)) *bundle {
+func setupOn(t *testing.T, s store.Store, edit func(*job.Config[job.Tx])) *bundle {
 	t.Helper()
 	c := &clock{t: t0}
-	cfg := job.Config{InTx: inTx(s), Watch: s.WatchJobs, Now: c.Now, Instance: "test",
+	cfg := job.Config[job.Tx]{InTx: inTx(s), Watch: s.WatchJobs, Now: c.Now, Instance: "test",
 		MinBackoff: time.Second, MaxBackoff: time.Minute}
 	if edit != nil {
 		edit(&cfg)
@@ -144,9 +144,9 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 func TestHandlerRunsOncePerJob(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *job.Config) { c.Workers = 3 })
+	b := setup(t, func(c *job.Config[job.Tx]) { c.Workers = 3 })
 	// A second Queue on the same store, as a second worker pool would be.
-	second := job.New(job.Config{InTx: inTx(b.s), Watch: b.s.WatchJobs, Now: b.clock.Now, Instance: "second", Workers: 2})
+	second := job.New(job.Config[job.Tx]{InTx: inTx(b.s), Watch: b.s.WatchJobs, Now: b.clock.Now, Instance: "second", Workers: 2})
 	var mu sync.Mutex
 	runs := map[int64]int{}
 	var total atomic.Int32
@@ -228,7 +228,7 @@ func TestRetriesBackOff(t *testing.T) {
 
 func TestBackoffIsCapped(t *testing.T) {
 	t.Parallel()
-	q := job.New(job.Config{MinBackoff: time.Second, MaxBackoff: time.Minute})
+	q := job.New(job.Config[job.Tx]{MinBackoff: time.Second, MaxBackoff: time.Minute})
 	for _, tc := range []struct {
 		attempt  int
 		min, max time.Duration
@@ -320,7 +320,7 @@ func TestPanicIsAnError(t *testing.T) {
 // poked, not before, and without a poll (Poll is an hour).
 func TestTimerFiresWhenClockPasses(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *job.Config) { c.Poll = time.Hour })
+	b := setup(t, func(c *job.Config[job.Tx]) { c.Poll = time.Hour })
 	started := make(chan *job.Job, 1)
 	b.q.Handle("escalate", func(ctx context.Context, j *job.Job) error { started <- j; return nil })
 	b.start(t)
@@ -348,7 +348,7 @@ func TestTimerFiresWhenClockPasses(t *testing.T) {
 // earliest run_at by itself.
 func TestWorkerSleepsUntilRunAt(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *job.Config) { c.Poll = time.Hour; c.Now = time.Now })
+	b := setup(t, func(c *job.Config[job.Tx]) { c.Poll = time.Hour; c.Now = time.Now })
 	started := make(chan time.Time, 1)
 	b.q.Handle("sla", func(ctx context.Context, j *job.Job) error { started <- time.Now(); return nil })
 	b.start(t)
@@ -458,7 +458,7 @@ func TestSweepReoffersLapsedLeases(t *testing.T) {
 
 func TestSoleInstanceRecoversAtStart(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *job.Config) { c.SoleInstance = true })
+	b := setup(t, func(c *job.Config[job.Tx]) { c.SoleInstance = true })
 	done := make(chan struct{})
 	b.q.Handle("step", func(ctx context.Context, j *job.Job) error { close(done); return nil })
 	b.insert(t, job.NewJob{Kind: "step"})
@@ -473,7 +473,7 @@ func TestSoleInstanceRecoversAtStart(t *testing.T) {
 
 func TestCancelStopsARunningHandler(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *job.Config) { c.Lease = 150 * time.Millisecond })
+	b := setup(t, func(c *job.Config[job.Tx]) { c.Lease = 150 * time.Millisecond })
 	started := make(chan struct{})
 	cause := make(chan error, 1)
 	b.q.Handle("escalate", func(ctx context.Context, j *job.Job) error {
@@ -511,7 +511,7 @@ func TestCancelStopsARunningHandler(t *testing.T) {
 
 func TestStartNeedsInTx(t *testing.T) {
 	t.Parallel()
-	if err := job.New(job.Config{}).Start(context.Background()); err == nil {
+	if err := job.New(job.Config[job.Tx]{}).Start(context.Background()); err == nil {
 		t.Fatal("Start without InTx succeeded")
 	}
 }
@@ -522,7 +522,7 @@ func TestStartNeedsInTx(t *testing.T) {
 func BenchmarkWakeLatencySQLite(b *testing.B) {
 	s := openSQLite(b)
 	started := make(chan time.Time, 1)
-	q := job.New(job.Config{InTx: inTx(s), Watch: s.WatchJobs, Poll: 10 * time.Second})
+	q := job.New(job.Config[job.Tx]{InTx: inTx(s), Watch: s.WatchJobs, Poll: 10 * time.Second})
 	q.Handle("notify", func(ctx context.Context, j *job.Job) error { started <- time.Now(); return nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	q.Start(ctx)

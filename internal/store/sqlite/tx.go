@@ -167,64 +167,38 @@ func jsonList[T any](v []T) string {
 	return string(b)
 }
 
-func (t *txn) FiringAlerts(ctx context.Context, fps []string) (map[string]*incident.Alert, error) {
-	out := make(map[string]*incident.Alert, len(fps))
-	if len(fps) == 0 {
-		return out, nil
-	}
-	rows, err := t.query(ctx, firingAlertsSQL, jsonList(fps))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[a.Fingerprint] = a
-	}
-	return out, rows.Err()
-}
-
-func (t *txn) IncidentsByID(ctx context.Context, ids []int64) (map[int64]*incident.Incident, error) {
-	out := make(map[int64]*incident.Incident, len(ids))
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := t.query(ctx, incidentsByIDSQL, jsonList(ids))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		i, err := scanIncident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out[i.ID] = i
-	}
-	return out, rows.Err()
-}
-
-func (t *txn) OpenIncidentsByGroup(ctx context.Context, keys []string) (map[string]*incident.Incident, error) {
-	out := make(map[string]*incident.Incident, len(keys))
+// keyed runs q with keys as one JSON list parameter and returns the rows
+// by the key each row carries.
+func keyed[K comparable, V any](t *txn, ctx context.Context, q string, keys []K, scan func(scanner) (V, error), key func(V) K) (map[K]V, error) {
+	out := make(map[K]V, len(keys))
 	if len(keys) == 0 {
 		return out, nil
 	}
-	rows, err := t.query(ctx, openByGroupSQL, jsonList(keys))
+	rows, err := t.query(ctx, q, jsonList(keys))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		i, err := scanIncident(rows)
+		v, err := scan(rows)
 		if err != nil {
 			return nil, err
 		}
-		out[i.GroupKey] = i
+		out[key(v)] = v
 	}
 	return out, rows.Err()
+}
+
+func (t *txn) FiringAlerts(ctx context.Context, fps []string) (map[string]*incident.Alert, error) {
+	return keyed(t, ctx, firingAlertsSQL, fps, scanAlert, func(a *incident.Alert) string { return a.Fingerprint })
+}
+
+func (t *txn) IncidentsByID(ctx context.Context, ids []int64) (map[int64]*incident.Incident, error) {
+	return keyed(t, ctx, incidentsByIDSQL, ids, scanIncident, func(i *incident.Incident) int64 { return i.ID })
+}
+
+func (t *txn) OpenIncidentsByGroup(ctx context.Context, keys []string) (map[string]*incident.Incident, error) {
+	return keyed(t, ctx, openByGroupSQL, keys, scanIncident, func(i *incident.Incident) string { return i.GroupKey })
 }
 
 func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool, error) {
