@@ -39,6 +39,10 @@ type Config struct {
 	Approvals  Approvals  `yaml:"approvals"`
 	Automation Automation `yaml:"automation"`
 	Shell      Shell      `yaml:"shell"`
+	// Notify names the channels notifications go through; Escalation the
+	// policies that page them, level by level of the playbook's matrix.
+	Notify     Notify            `yaml:"notify"`
+	Escalation map[string]Policy `yaml:"escalation"`
 	// File is the file this configuration was read from, if any. Shell
 	// steps are never allowed to read it.
 	File string `yaml:"-"`
@@ -323,7 +327,7 @@ func (c *Config) Validate() error {
 	if err := c.Shell.validate(c.DataDir); err != nil {
 		return err
 	}
-	return nil
+	return c.validateNotify()
 }
 
 // validate checks the sandbox paths. A path that contains the data
