@@ -1,0 +1,490 @@
+// Package escalation pages people through the playbook's escalation
+// matrix until someone acknowledges.
+//
+// It is a lifecycle hook (respond.Hook). When an incident opens, it writes
+// one timed job per level of the matrix, due at the level's window start
+// (L1 at once, L2 at 15 min, L3 at 30 min in the reference playbook), in
+// the transaction that opened the incident. An escalation job that comes
+// due while the incident is still unacknowledged pages its level's
+// channels: it writes one delivery job per channel, keyed by incident,
+// event, level and channel, so a page is sent once however many instances
+// run. Acknowledging or resolving cancels the waiting escalation jobs by
+// key prefix and tells the levels already paged. Every page, escalation and
+// delivery attempt is on the incident's timeline.
+//
+// Timers are durable jobs on the injected clock: a server restarted during
+// a wait escalates on time, or at once if the moment passed while it was
+// down.
+package escalation
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/job"
+	"github.com/firebreak-dev/firebreak/internal/notify"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/respond"
+	"github.com/firebreak-dev/firebreak/internal/store"
+)
+
+// Job kinds.
+const (
+	KindEscalate = "escalation.page"
+	KindDeliver  = "notify.deliver"
+)
+
+// Policy says which channels each level pages, for which incidents.
+type Policy struct {
+	Name string
+	// Levels maps a level of the matrix to channel names.
+	Levels map[int][]string
+	// Repeat is how often the last level is paged again (0: once).
+	Repeat int
+	// Severities and Services choose incidents; empty means all.
+	Severities []string
+	Services   []string
+}
+
+func (p *Policy) covers(inc *incident.Incident) bool {
+	match := func(list []string, v string) bool {
+		if len(list) == 0 {
+			return true
+		}
+		for _, x := range list {
+			if x == v {
+				return true
+			}
+		}
+		return false
+	}
+	return match(p.Severities, string(inc.Severity)) && match(p.Services, inc.Service)
+}
+
+// Level is one level of an escalation matrix with when it is paged.
+type Level struct {
+	Number int
+	Role   string
+	// After is how long after the incident started the level is paged.
+	After time.Duration
+	// Every is the interval of repeats, for the last level.
+	Every time.Duration
+}
+
+// DefaultMatrix is used when the incident's playbook has no escalation
+// matrix: a level every 15 minutes.
+var DefaultMatrix = []Level{{Number: 1, Role: "on-call", After: 0}, {Number: 2, Role: "level 2", After: 15 * time.Minute},
+	{Number: 3, Role: "level 3", After: 30 * time.Minute}}
+
+// Config sets up an Engine.
+type Config struct {
+	Store     store.Store
+	Queue     *job.Queue[store.Tx]
+	Playbooks *playbook.Library
+	// Policies are tried in order; the first that covers an incident pages
+	// it. A policy named "default" should come last.
+	Policies []Policy
+	// Channels are the notifiers by channel name.
+	Channels map[string]notify.Notifier
+	// Render renders a message's text; nil uses a plain summary.
+	Render func(m *notify.Message, inc *incident.Incident) string
+	// BaseURL is Firebreak's external URL, for links to incidents.
+	BaseURL string
+	Now     func() time.Time
+	Logger  *slog.Logger
+}
+
+// Engine runs escalation policies.
+type Engine struct {
+	cfg Config
+}
+
+// New returns an Engine and registers its job handlers on the queue.
+func New(cfg Config) *Engine {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg}
+	cfg.Queue.Handle(KindEscalate, e.page)
+	cfg.Queue.Handle(KindDeliver, e.deliver)
+	return e
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
+
+// policy returns the policy that covers inc, or nil.
+func (e *Engine) policy(inc *incident.Incident) *Policy {
+	for i := range e.cfg.Policies {
+		if e.cfg.Policies[i].covers(inc) {
+			return &e.cfg.Policies[i]
+		}
+	}
+	return nil
+}
+
+// Matrix returns the escalation levels of the playbook that handles an
+// incident: its run's playbook, else the first loaded playbook that has a
+// matrix, else DefaultMatrix.
+func (e *Engine) Matrix(ctx context.Context, incidentID int64) []Level {
+	var pb *playbook.Playbook
+	if e.cfg.Playbooks != nil {
+		if runs, err := e.cfg.Store.RunsOfIncident(ctx, incidentID); err == nil && len(runs) > 0 {
+			pb = e.cfg.Playbooks.Playbook(runs[0].PlaybookID)
+		}
+		if pb == nil || len(pb.Escalation) == 0 {
+			for _, p := range e.cfg.Playbooks.Playbooks() {
+				if len(p.Escalation) > 0 {
+					pb = p
+					break
+				}
+			}
+		}
+	}
+	if pb == nil || len(pb.Escalation) == 0 {
+		return DefaultMatrix
+	}
+	return matrixOf(pb.Escalation)
+}
+
+// matrixOf turns a playbook's matrix into levels. A level without a window
+// (the reference playbook's "Level 4: Full team") is paged only by hand.
+func matrixOf(levels []*playbook.EscalationLevel) []Level {
+	var out []Level
+	for _, l := range levels {
+		if l.Window.IsZero() {
+			continue
+		}
+		lv := Level{Number: l.Level, Role: l.Role, After: l.Window.From.D()}
+		if l.Window.To > l.Window.From {
+			lv.Every = l.Window.To.D() - l.Window.From.D()
+		}
+		out = append(out, lv)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].After < out[j].After })
+	return out
+}
+
+type pagePayload struct {
+	IncidentID int64  `json:"incident_id"`
+	Level      int    `json:"level"`
+	Repeat     int    `json:"repeat,omitempty"`
+	Policy     string `json:"policy"`
+}
+
+type deliverPayload struct {
+	IncidentID int64        `json:"incident_id"`
+	Event      notify.Event `json:"event"`
+	Level      int          `json:"level"`
+	Channel    string       `json:"channel"`
+}
+
+func escalateKey(incidentID int64) string { return fmt.Sprintf("escalate/%d/", incidentID) }
+
+// OnChange is the lifecycle hook: it schedules the pages of an opened
+// incident, and on acknowledge or resolve cancels what waits and tells the
+// levels already paged.
+func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) error {
+	for _, inc := range c.Opened {
+		if err := e.schedule(ctx, tx, inc); err != nil {
+			return fmt.Errorf("schedule escalation of incident %d: %w", inc.ID, err)
+		}
+	}
+	var stopped []int64
+	event := notify.EventResolved
+	stopped = append(stopped, c.Resolved...)
+	if c.Action != nil && c.Action.Kind == incident.ActionAck && c.Incident != nil {
+		stopped, event = append(stopped, c.Incident.ID), notify.EventAcknowledged
+	}
+	for _, id := range stopped {
+		if err := e.stop(ctx, tx, id, event, c.At); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incident) error {
+	p := e.policy(inc)
+	if p == nil {
+		return nil
+	}
+	var jobs []job.NewJob
+	for _, lv := range e.Matrix(ctx, inc.ID) {
+		if len(p.Levels[lv.Number]) == 0 {
+			continue
+		}
+		payload, _ := json.Marshal(pagePayload{IncidentID: inc.ID, Level: lv.Number, Policy: p.Name})
+		jobs = append(jobs, job.NewJob{Kind: KindEscalate, Key: fmt.Sprintf("%s%d/0", escalateKey(inc.ID), lv.Number),
+			Payload: payload, RunAt: inc.StartedAt.Add(lv.After), MaxAttempts: 5})
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	_, err := e.cfg.Queue.Insert(ctx, tx, jobs...)
+	return err
+}
+
+// stop cancels the pages still waiting for an incident and tells the
+// channels of the levels already paged.
+func (e *Engine) stop(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event, at time.Time) error {
+	n, err := e.cfg.Queue.Cancel(ctx, tx, job.CancelParams{KeyPrefix: escalateKey(incidentID)})
+	if err != nil {
+		return err
+	}
+	incs, err := tx.IncidentsByID(ctx, []int64{incidentID})
+	if err != nil || incs[incidentID] == nil {
+		return err
+	}
+	inc := incs[incidentID]
+	p := e.policy(inc)
+	if p == nil {
+		return nil
+	}
+	paged, err := e.pagedLevels(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	var jobs []job.NewJob
+	var told []string
+	for _, lv := range e.Matrix(ctx, incidentID) {
+		if !paged[lv.Number] {
+			continue
+		}
+		for _, ch := range p.Levels[lv.Number] {
+			jobs = append(jobs, e.deliveryJob(incidentID, event, lv.Number, ch))
+			told = append(told, ch)
+		}
+	}
+	if len(jobs) > 0 {
+		if _, err := e.cfg.Queue.Insert(ctx, tx, jobs...); err != nil {
+			return err
+		}
+	}
+	if n == 0 && len(told) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("Escalation stopped: incident %s", event)
+	if n > 0 {
+		msg += fmt.Sprintf("; %d waiting pages cancelled", n)
+	}
+	if len(told) > 0 {
+		msg += "; telling " + strings.Join(told, ", ")
+	}
+	return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: incidentID, At: at, Actor: incident.ActorSystem,
+		Kind: "escalation.stopped", Message: msg}})
+}
+
+// pagedLevels reads from the timeline which levels were paged.
+func (e *Engine) pagedLevels(ctx context.Context, incidentID int64) (map[int]bool, error) {
+	out := map[int]bool{}
+	var after int64
+	for {
+		page, err := e.cfg.Store.ListTimeline(ctx, store.ListTimelineParams{IncidentID: incidentID, AfterID: after, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		for _, en := range page {
+			if en.Kind != "escalation.paged" {
+				continue
+			}
+			var d struct {
+				Level int `json:"level"`
+			}
+			if json.Unmarshal(en.Data, &d) == nil {
+				out[d.Level] = true
+			}
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func (e *Engine) deliveryJob(incidentID int64, event notify.Event, level int, channel string) job.NewJob {
+	payload, _ := json.Marshal(deliverPayload{IncidentID: incidentID, Event: event, Level: level, Channel: channel})
+	return job.NewJob{Kind: KindDeliver, Key: fmt.Sprintf("notify/%d/%s/%d/%s", incidentID, event, level, channel),
+		Payload: payload, MaxAttempts: 8}
+}
+
+// page is the handler of an escalation job that came due.
+func (e *Engine) page(ctx context.Context, j *job.Job) error {
+	var p pagePayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return job.Permanent(fmt.Errorf("escalation job %d: %w", j.ID, err))
+	}
+	return e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		incs, err := tx.IncidentsByID(ctx, []int64{p.IncidentID})
+		if err != nil {
+			return err
+		}
+		inc := incs[p.IncidentID]
+		if inc == nil || inc.Status != incident.StatusTriggered {
+			return nil // acknowledged or resolved meanwhile
+		}
+		var pol *Policy
+		for i := range e.cfg.Policies {
+			if e.cfg.Policies[i].Name == p.Policy {
+				pol = &e.cfg.Policies[i]
+			}
+		}
+		if pol == nil {
+			return nil
+		}
+		matrix := e.Matrix(ctx, inc.ID)
+		var lv Level
+		for _, l := range matrix {
+			if l.Number == p.Level {
+				lv = l
+			}
+		}
+		event := notify.EventOpened
+		if p.Level > matrix[0].Number || p.Repeat > 0 {
+			event = notify.EventEscalated
+		}
+		chans := pol.Levels[p.Level]
+		var jobs []job.NewJob
+		for _, ch := range chans {
+			nj := e.deliveryJob(inc.ID, event, p.Level, ch)
+			if p.Repeat > 0 {
+				nj.Key += fmt.Sprintf("/repeat-%d", p.Repeat)
+			}
+			jobs = append(jobs, nj)
+		}
+		last := matrix[len(matrix)-1].Number == p.Level
+		if last && p.Repeat < pol.Repeat {
+			every := lv.Every
+			if every <= 0 {
+				every = 15 * time.Minute
+			}
+			payload, _ := json.Marshal(pagePayload{IncidentID: inc.ID, Level: p.Level, Repeat: p.Repeat + 1, Policy: p.Policy})
+			jobs = append(jobs, job.NewJob{Kind: KindEscalate, Key: fmt.Sprintf("%s%d/%d", escalateKey(inc.ID), p.Level, p.Repeat+1),
+				Payload: payload, RunAt: e.now().Add(every), MaxAttempts: 5})
+		}
+		if _, err := e.cfg.Queue.Insert(ctx, tx, jobs...); err != nil {
+			return err
+		}
+		msg := fmt.Sprintf("Paged level %d (%s) through %s", p.Level, lv.Role, strings.Join(chans, ", "))
+		if event == notify.EventEscalated {
+			msg = fmt.Sprintf("Escalated to level %d (%s): not acknowledged within %s; paging %s", p.Level, lv.Role,
+				e.now().Sub(inc.StartedAt).Round(time.Second), strings.Join(chans, ", "))
+			if p.Repeat > 0 {
+				msg += fmt.Sprintf(" (repeat %d of %d)", p.Repeat, pol.Repeat)
+			}
+		}
+		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: inc.ID, At: e.now(), Actor: incident.ActorSystem,
+			Kind: "escalation.paged", Message: msg,
+			Data: mustJSON(map[string]any{"level": p.Level, "role": lv.Role, "channels": chans, "repeat": p.Repeat})}})
+	})
+}
+
+// deliver is the handler of a delivery job: it sends one message through
+// one channel and records the attempt on the timeline.
+func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
+	var p deliverPayload
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return job.Permanent(fmt.Errorf("delivery job %d: %w", j.ID, err))
+	}
+	inc, err := e.cfg.Store.GetIncident(ctx, p.IncidentID)
+	if err != nil {
+		return err
+	}
+	n := e.cfg.Channels[p.Channel]
+	if n == nil {
+		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed: no such channel is configured", p.Channel), p, j.Attempts, "")
+		return job.Permanent(fmt.Errorf("channel %q is not configured", p.Channel))
+	}
+	m := notify.Message{
+		Event: p.Event, Level: p.Level, IdempotencyKey: j.Key,
+		Incident: notify.Incident{ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Status: string(inc.Status),
+			Service: inc.Service, URL: e.incidentURL(inc.ID), Responder: inc.Responder, StartedAt: inc.StartedAt},
+		Actions: p.Event == notify.EventOpened || p.Event == notify.EventEscalated,
+	}
+	m.Title = fmt.Sprintf("[%s] %s: %s", strings.ToUpper(string(inc.Severity)), eventWord(p.Event), inc.Title)
+	if e.cfg.Render != nil {
+		m.Text = e.cfg.Render(&m, inc)
+	} else {
+		m.Text = plainText(&m, inc)
+	}
+	_, err = n.Notify(ctx, m)
+	if err == nil {
+		e.record(ctx, inc.ID, "notification.sent", fmt.Sprintf("Notified %s: %s (level %d)", p.Channel, eventWord(p.Event), p.Level), p, j.Attempts, "")
+		return nil
+	}
+	retry, after := notify.Retryable(err)
+	if !retry || j.Attempts >= j.MaxAttempts {
+		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed for good after %d attempt(s): %v", p.Channel, j.Attempts, err), p, j.Attempts, err.Error())
+		return job.Permanent(err)
+	}
+	e.record(ctx, inc.ID, "notification.retrying", fmt.Sprintf("Notification to %s failed (attempt %d): %v; retrying", p.Channel, j.Attempts, err), p, j.Attempts, err.Error())
+	if after > 0 {
+		return job.RetryAfter(err, after)
+	}
+	return err
+}
+
+func (e *Engine) record(ctx context.Context, incidentID int64, kind incident.EventKind, msg string, p deliverPayload, attempt int, errText string) {
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: incidentID, At: e.now(), Actor: incident.ActorSystem,
+			Kind: kind, Message: msg, Data: mustJSON(map[string]any{"channel": p.Channel, "event": p.Event, "level": p.Level,
+				"attempt": attempt, "error": errText})}})
+	})
+	if err != nil {
+		e.cfg.Logger.WarnContext(ctx, "record a notification on the timeline", "incident", incidentID, "err", err)
+	}
+}
+
+func (e *Engine) incidentURL(id int64) string {
+	if e.cfg.BaseURL == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s/incidents/%d", strings.TrimSuffix(e.cfg.BaseURL, "/"), id)
+}
+
+func eventWord(ev notify.Event) string {
+	switch ev {
+	case notify.EventOpened:
+		return "Opened"
+	case notify.EventEscalated:
+		return "Escalated"
+	case notify.EventAcknowledged:
+		return "Acknowledged"
+	case notify.EventResolved:
+		return "Resolved"
+	case notify.EventApprovalNeeded:
+		return "Approval needed"
+	case notify.EventSLABreach:
+		return "SLA breached"
+	}
+	return string(ev)
+}
+
+func plainText(m *notify.Message, inc *incident.Incident) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nSeverity: %s\nService: %s\nStatus: %s\nStarted: %s", inc.Title, inc.Severity, inc.Service, inc.Status,
+		inc.StartedAt.Format(time.RFC3339))
+	if inc.Responder != "" {
+		fmt.Fprintf(&b, "\nResponder: %s", inc.Responder)
+	}
+	if m.Incident.URL != "" {
+		fmt.Fprintf(&b, "\n%s", m.Incident.URL)
+	}
+	return b.String()
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("escalation: marshal timeline data: %v", err))
+	}
+	return b
+}
