@@ -71,6 +71,7 @@ func newRoot(env *Env, out *termWriter) *cobra.Command {
 		newAlertCmd(&term, g),
 		newStepsCmd(&term, g),
 		newAutomationCmd(&term, g),
+		newOncallCmd(&term, g),
 		newPlaybookCmd(&term),
 	)
 	return root

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-dev/firebreak/internal/oncall"
 )
 
 // Config is the whole of Firebreak's configuration.
@@ -43,6 +45,9 @@ type Config struct {
 	// policies that page them, level by level of the playbook's matrix.
 	Notify     Notify            `yaml:"notify"`
 	Escalation map[string]Policy `yaml:"escalation"`
+	// Users, Teams and Rotations are the people who get paged and when
+	// each is on call.
+	oncall.Roster `yaml:",inline"`
 	// File is the file this configuration was read from, if any. Shell
 	// steps are never allowed to read it.
 	File string `yaml:"-"`
@@ -327,7 +332,10 @@ func (c *Config) Validate() error {
 	if err := c.Shell.validate(c.DataDir); err != nil {
 		return err
 	}
-	return c.validateNotify()
+	if err := c.validateNotify(); err != nil {
+		return err
+	}
+	return c.Roster.Validate()
 }
 
 // validate checks the sandbox paths. A path that contains the data
