@@ -23,6 +23,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/config"
+	"github.com/firebreak-dev/firebreak/internal/escalation"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
@@ -127,7 +128,24 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	metrics.WatchAutomation(engine.Paused)
 	// The lifecycle: every change to an incident goes through it, and its
 	// hooks run in the change's transaction, in this order.
-	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine}, Automation: engine})
+	notifiers, err := NewNotifiers(&c, getenv, now)
+	if err != nil {
+		return err
+	}
+	// Listen before anything links to this server, so that links carry
+	// the port actually bound (listen: 127.0.0.1:0 picks one).
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	publicURL := c.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+	}
+	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
+		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log})
+	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
 
 	committers := c.Intake.Committers
 	if committers == 0 {
@@ -157,11 +175,6 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		in.Stop()
-		return fmt.Errorf("listen: %w", err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

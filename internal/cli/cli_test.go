@@ -52,14 +52,23 @@ func serve(t *testing.T) *server {
 // serveAt is serve on the given data directory.
 func serveAt(t *testing.T, dataDir string) *server {
 	t.Helper()
+	return serveWith(t, dataDir, nil, nil)
+}
+
+// serveWith is serveAt with extra serve arguments, environment and clock.
+func serveWith(t *testing.T, dataDir string, getenv func(string) string, now func() time.Time, extra ...string) *server {
+	t.Helper()
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var serveErr error
 	go func() {
 		defer close(done)
-		serveErr = cli.Run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir},
-			&cli.Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut, Getenv: func(string) string { return "" }})
+		serveErr = cli.Run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir}, extra...),
+			&cli.Env{Stdin: strings.NewReader(""), Stdout: out, Stderr: errOut, Getenv: getenv, Now: now})
 	}()
 	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 	deadline := time.Now().Add(20 * time.Second)

@@ -28,7 +28,10 @@ import (
 
 // Config is the whole of Firebreak's configuration.
 type Config struct {
-	Listen    string   `yaml:"listen"`
+	Listen string `yaml:"listen"`
+	// PublicURL is how people reach this server, for links in
+	// notifications; default http://LISTEN.
+	PublicURL string   `yaml:"public_url"`
 	DataDir   string   `yaml:"data_dir"`
 	DB        string   `yaml:"db"`
 	Playbooks []string `yaml:"playbooks"`

@@ -409,7 +409,7 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 			Service: inc.Service, URL: e.incidentURL(inc.ID), Responder: inc.Responder, StartedAt: inc.StartedAt},
 		Actions: p.Event == notify.EventOpened || p.Event == notify.EventEscalated,
 	}
-	m.Title = fmt.Sprintf("[%s] %s: %s", strings.ToUpper(string(inc.Severity)), eventWord(p.Event), inc.Title)
+	m.Title = fmt.Sprintf("%s: %s", eventWord(p.Event), inc.Title)
 	if e.cfg.Render != nil {
 		m.Text = e.cfg.Render(&m, inc)
 	} else {

@@ -1,0 +1,149 @@
+package app
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/config"
+	"github.com/firebreak-dev/firebreak/internal/escalation"
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/notify"
+	"github.com/firebreak-dev/firebreak/internal/notify/email"
+	"github.com/firebreak-dev/firebreak/internal/notify/slack"
+	"github.com/firebreak-dev/firebreak/internal/notify/teams"
+	"github.com/firebreak-dev/firebreak/internal/notify/telegram"
+	"github.com/firebreak-dev/firebreak/internal/notify/template"
+	"github.com/firebreak-dev/firebreak/internal/notify/webhook"
+	"github.com/firebreak-dev/firebreak/internal/playbook"
+)
+
+// secret reads a channel's secret from the environment variable its
+// configuration names, or says which variable to set.
+func secret(getenv func(string) string, at, field, name, what string) (string, error) {
+	if name == "" {
+		return "", nil
+	}
+	v := strings.TrimSpace(getenv(name))
+	if v == "" {
+		return "", fmt.Errorf("%s.%s: environment variable %s is empty or unset; export it with %s", at, field, name, what)
+	}
+	return v, nil
+}
+
+// NewNotifiers builds one notifier per configured channel.
+func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.Time) (map[string]notify.Notifier, error) {
+	out := make(map[string]notify.Notifier, len(c.Notify.Channels))
+	for name, ch := range c.Notify.Channels {
+		at := "notify.channels." + name
+		var (
+			n   notify.Notifier
+			err error
+		)
+		switch ch.Type {
+		case "webhook":
+			var s string
+			if s, err = secret(getenv, at, "secret_env", ch.SecretEnv, "the HMAC secret receivers verify"); err == nil {
+				n, err = webhook.New(webhook.Config{URL: ch.URL, Secret: []byte(s), Now: now})
+			}
+		case "teams":
+			url := ch.URL
+			if ch.URLEnv != "" {
+				url, err = secret(getenv, at, "url_env", ch.URLEnv, "the Teams workflow webhook URL")
+			}
+			if err == nil {
+				n, err = teams.New(teams.Config{URL: url, Now: now})
+			}
+		case "email":
+			var pw string
+			if pw, err = secret(getenv, at, "password_env", ch.PasswordEnv, "the SMTP password"); err == nil {
+				tls := email.TLSMandatory
+				if ch.TLS == "opportunistic" {
+					tls = email.TLSOpportunistic
+				}
+				n, err = email.New(email.Config{SMTP: ch.SMTP, From: ch.From, To: ch.To, Username: ch.Username, Password: pw, StartTLS: tls})
+			}
+		case "slack":
+			cfg := slack.Config{Channel: ch.Channel, APIURL: ch.APIURL, WebhookURL: ch.WebhookURL, Now: now}
+			if ch.WebhookURLEnv != "" {
+				cfg.WebhookURL, err = secret(getenv, at, "webhook_url_env", ch.WebhookURLEnv, "the Slack incoming webhook URL")
+			}
+			if err == nil && ch.TokenEnv != "" {
+				cfg.Token, err = secret(getenv, at, "token_env", ch.TokenEnv, "the Slack bot token (xoxb-…)")
+			}
+			if err == nil {
+				n, err = slack.New(cfg)
+			}
+		case "telegram":
+			var tok string
+			if tok, err = secret(getenv, at, "bot_token_env", ch.BotTokenEnv, "the bot token from @BotFather"); err == nil {
+				n, err = telegram.New(telegram.Config{Token: tok, ChatID: ch.ChatID, APIURL: ch.APIURL, Now: now})
+			}
+		default:
+			err = fmt.Errorf("%s.type: %q is not webhook, telegram, slack, email or teams", at, ch.Type)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), at) {
+				err = fmt.Errorf("%s: %w", at, err)
+			}
+			return nil, err
+		}
+		out[name] = n
+	}
+	return out, nil
+}
+
+// Policies turns the configured escalation policies into the engine's,
+// named ones first and "default" last, so that a policy for a service or
+// severity wins over the default.
+func Policies(c *config.Config) []escalation.Policy {
+	names := make([]string, 0, len(c.Escalation))
+	for name := range c.Escalation {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if (names[i] == "default") != (names[j] == "default") {
+			return names[j] == "default"
+		}
+		return names[i] < names[j]
+	})
+	var out []escalation.Policy
+	for _, name := range names {
+		p := c.Escalation[name]
+		out = append(out, escalation.Policy{Name: name, Levels: p.Levels, Repeat: p.Repeat, Severities: p.Severities, Services: p.Services})
+	}
+	return out
+}
+
+// TemplateRenderer renders a message with the playbook's internal alert
+// template (the first whose name says "internal", else the first that is
+// not for customers), and falls back to a plain summary without one.
+// Customer communication is never sent by the engine.
+func TemplateRenderer(lib *playbook.Library) func(m *notify.Message, inc *incident.Incident) string {
+	return func(m *notify.Message, inc *incident.Incident) string {
+		var tpl *playbook.Template
+		for _, pb := range lib.Playbooks() {
+			for _, t := range pb.Templates {
+				name := strings.ToLower(t.Name)
+				if strings.Contains(name, "internal") {
+					tpl = t
+					break
+				}
+				if tpl == nil && !strings.Contains(name, "customer") {
+					tpl = t
+				}
+			}
+			if tpl != nil {
+				break
+			}
+		}
+		if tpl == nil {
+			return fmt.Sprintf("%s\nSeverity: %s\nService: %s\nStatus: %s\n%s", inc.Title, inc.Severity, inc.Service, inc.Status, m.Incident.URL)
+		}
+		return template.Render(tpl, template.Values{
+			AlertName: inc.Title, Severity: string(inc.Severity), Service: inc.Service, Status: string(inc.Status),
+			StartedAt: inc.StartedAt, Responder: inc.Responder, ETA: inc.ETA, Impact: inc.Impact, IncidentURL: m.Incident.URL,
+		})
+	}
+}
