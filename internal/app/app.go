@@ -146,6 +146,14 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
 		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log})
 	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
+	// Chat buttons act through the lifecycle as the linked user; Telegram
+	// pollers run until Serve returns.
+	chatCtx, stopChat := context.WithCancel(context.Background())
+	defer stopChat()
+	chatHandler, err := NewChat(chatCtx, &c, getenv, lifecycle, now, log)
+	if err != nil {
+		return err
+	}
 
 	committers := c.Intake.Committers
 	if committers == 0 {
@@ -171,7 +179,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, now),
-		Playbooks: lib, Runs: engine, Respond: lifecycle, ApproverRoles: c.Approvals.Roles,
+		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, ApproverRoles: c.Approvals.Roles,
 		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})

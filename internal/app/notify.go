@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/chat"
 	"github.com/firebreak-dev/firebreak/internal/config"
 	"github.com/firebreak-dev/firebreak/internal/escalation"
 	"github.com/firebreak-dev/firebreak/internal/incident"
@@ -17,6 +20,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/notify/template"
 	"github.com/firebreak-dev/firebreak/internal/notify/webhook"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
+	"github.com/firebreak-dev/firebreak/internal/respond"
 )
 
 // secret reads a channel's secret from the environment variable its
@@ -146,4 +150,56 @@ func TemplateRenderer(lib *playbook.Library) func(m *notify.Message, inc *incide
 			StartedAt: inc.StartedAt, Responder: inc.Responder, ETA: inc.ETA, Impact: inc.Impact, IncidentURL: m.Incident.URL,
 		})
 	}
+}
+
+// NewChat builds the handler of chat buttons: the Slack channels' signing
+// secrets and the Telegram bots, with the users whose chat accounts are
+// linked. Telegram channels that poll get a poller each, run until ctx ends.
+func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, lifecycle *respond.Service, now func() time.Time, log *slog.Logger) (*chat.Handler, error) {
+	cfg := chat.Config{Respond: lifecycle, Users: c.Users, SlackSecrets: map[string]string{}, Telegram: map[string]chat.Telegram{}, Logger: log}
+	var pollers []*telegram.Poller
+	for name, ch := range c.Notify.Channels {
+		at := "notify.channels." + name
+		switch ch.Type {
+		case "slack":
+			if ch.SigningSecretEnv == "" {
+				continue
+			}
+			s, err := secret(getenv, at, "signing_secret_env", ch.SigningSecretEnv, "the Slack app's signing secret")
+			if err != nil {
+				return nil, err
+			}
+			cfg.SlackSecrets[name] = s
+		case "telegram":
+			tok, err := secret(getenv, at, "bot_token_env", ch.BotTokenEnv, "the bot token from @BotFather")
+			if err != nil {
+				return nil, err
+			}
+			client, err := telegram.New(telegram.Config{Token: tok, ChatID: ch.ChatID, APIURL: ch.APIURL, Now: now})
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", at, err)
+			}
+			bot := chat.Telegram{Client: client}
+			if ch.Updates == "webhook" {
+				if bot.SecretToken, err = secret(getenv, at, "webhook_secret_env", ch.WebhookSecretEnv, "the webhook's secret token"); err != nil {
+					return nil, err
+				}
+			}
+			cfg.Telegram[name] = bot
+			if ch.Updates == "poll" {
+				pollers = append(pollers, &telegram.Poller{Client: client, Logger: log})
+			}
+		}
+	}
+	h := chat.New(cfg)
+	for _, p := range pollers {
+		bot := chat.Telegram{Client: p.Client}
+		p.Handle = func(ctx context.Context, u telegram.Update) error { return h.HandleTelegram(ctx, bot, u) }
+		go func() {
+			if err := p.Run(ctx); err != nil && ctx.Err() == nil {
+				log.ErrorContext(ctx, "poll Telegram for button presses", "err", err)
+			}
+		}()
+	}
+	return h, nil
 }

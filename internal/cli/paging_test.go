@@ -99,18 +99,20 @@ func TestPagingThroughTheEscalationMatrix(t *testing.T) {
 	cfg := filepath.Join(dir, "firebreak.yaml")
 	body := fmt.Sprintf(`notify:
   channels:
-    ops-telegram: {type: telegram, bot_token_env: TG_BOT_TOKEN, chat_id: "-100123", api_url: %q}
+    ops-telegram: {type: telegram, bot_token_env: TG_BOT_TOKEN, chat_id: "-100123", api_url: %q, updates: webhook, webhook_secret_env: TG_WEBHOOK_SECRET}
     ops-slack:    {type: slack, token_env: SLACK_BOT_TOKEN, channel: "#ops", signing_secret_env: SLACK_SIGNING_SECRET, api_url: %q}
 escalation:
   default:
     levels:
       1: [ops-telegram]
       2: [ops-slack]
+users:
+  - {name: alice, telegram_chat_id: "4242"}
 `, tgSrv.URL, slSrv.URL+"/api")
 	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"TG_BOT_TOKEN": "123:secret", "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s"}
+	env := map[string]string{"TG_BOT_TOKEN": "123:secret", "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s", "TG_WEBHOOK_SECRET": "hook-secret"}
 	var mu sync.Mutex
 	offset := time.Duration(0)
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
@@ -153,7 +155,20 @@ escalation:
 		t.Errorf("Slack page without an Acknowledge button: %s", form.Get("blocks"))
 	}
 
-	s.run(t, false, "incidents", "ack", "1")
+	// Alice presses Acknowledge in the Telegram group.
+	press := `{"update_id":1,"callback_query":{"id":"cq9","from":{"id":4242,"is_bot":false,"first_name":"Alice"},` +
+		`"message":{"message_id":77,"chat":{"id":-100123,"type":"supergroup"},"date":1,"text":"x"},"data":"ack:1"}}`
+	req, _ := http.NewRequest("POST", s.url+"/api/v1/chat/telegram/ops-telegram", strings.NewReader(press))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "hook-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("button press: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	tg.waitFor(t, 10*time.Second, "answerCallbackQuery", "acknowledged by alice")
+	if out := s.run(t, false, "incidents", "show", "1"); !strings.Contains(out, "Acknowledged by alice") {
+		t.Fatalf("the timeline does not show alice's ack:\n%s", out)
+	}
 	tg.waitFor(t, 10*time.Second, "sendMessage", "Acknowledged")
 	s.run(t, false, "incidents", "resolve", "1")
 	tg.waitFor(t, 10*time.Second, "sendMessage", "Resolved")

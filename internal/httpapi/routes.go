@@ -44,6 +44,9 @@ func (s *Server) routes() {
 
 	s.playbookRoutes()
 	s.stepRoutes()
+	if s.Chat != nil {
+		s.Chat.Routes(m)
+	}
 
 	m.Handle("GET /api/v1/openapi.json", s.authed(auth.RoleViewer, s.openapi))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

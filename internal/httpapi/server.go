@@ -37,6 +37,9 @@ type Deps struct {
 	// Respond is the incident lifecycle: every change to an incident goes
 	// through it.
 	Respond *respond.Service
+	// Chat, when set, serves the chat services' button callbacks under
+	// /api/v1/chat/; they are signed by the service, not token-bearing.
+	Chat interface{ Routes(*http.ServeMux) }
 	// ApproverRoles may approve write steps; default responder and admin.
 	ApproverRoles []string
 	Metrics       *Metrics

@@ -1,0 +1,210 @@
+// Package chat takes Acknowledge and Resolve from chat buttons: Slack's
+// interactive callbacks and Telegram's callback queries. Each request is
+// verified as its service documents (Slack's signing secret with a
+// five-minute window and replay protection; Telegram's secret-token header
+// and the configured chat), the chat account is mapped to the Firebreak
+// user linked to it, and the action goes through the incident lifecycle
+// like any other. An unlinked account gets a polite refusal and nothing
+// changes.
+package chat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/notify/slack"
+	"github.com/firebreak-dev/firebreak/internal/notify/telegram"
+	"github.com/firebreak-dev/firebreak/internal/oncall"
+	"github.com/firebreak-dev/firebreak/internal/respond"
+)
+
+// Telegram is one configured bot: its client (to answer callbacks and to
+// check the chat) and the webhook's secret token.
+type Telegram struct {
+	Client      *telegram.Client
+	SecretToken string
+}
+
+// Config sets up a Handler.
+type Config struct {
+	Respond *respond.Service
+	// Users are the people whose chat accounts are linked (slack_id,
+	// telegram_chat_id).
+	Users []oncall.User
+	// SlackSecrets are the signing secrets of the Slack apps, by channel
+	// name: a callback verified by any of them is taken.
+	SlackSecrets map[string]string
+	// Telegram are the bots by channel name.
+	Telegram map[string]Telegram
+	// Now is the wall clock for Slack's timestamp window (it must be real
+	// time: Slack signs with it).
+	Now    func() time.Time
+	Client *http.Client
+	Logger *slog.Logger
+}
+
+// Handler serves the chat callbacks.
+type Handler struct {
+	cfg     Config
+	replays *slack.Replays
+}
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Client == nil {
+		cfg.Client = &http.Client{Timeout: 5 * time.Second}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{cfg: cfg, replays: slack.NewReplays(10000)}
+}
+
+// Routes registers the callback endpoints. They take no API token: the
+// services sign their requests instead.
+func (h *Handler) Routes(m *http.ServeMux) {
+	m.HandleFunc("POST /api/v1/chat/slack/actions", h.slackActions)
+	m.HandleFunc("POST /api/v1/chat/telegram/{channel}", h.telegramWebhook)
+}
+
+// act applies an ack or resolve as the linked user and says what happened,
+// in words fit for the person who pressed the button.
+func (h *Handler) act(ctx context.Context, user *oncall.User, action string, incidentID int64, via string) string {
+	kind := incident.ActionAck
+	verb := "acknowledged"
+	if action == "resolve" {
+		kind, verb = incident.ActionResolve, "resolved"
+	}
+	_, err := h.cfg.Respond.Act(ctx, incidentID, incident.Action{Kind: kind}, user.Name)
+	var de *incident.Error
+	switch {
+	case err == nil:
+		h.cfg.Logger.InfoContext(ctx, "incident changed from chat", "incident", incidentID, "action", action, "user", user.Name, "via", via)
+		return fmt.Sprintf("Incident %d %s by %s.", incidentID, verb, user.Name)
+	case errors.As(err, &de) && (de.Code == incident.ECONFLICT || de.Code == incident.ENOTFOUND):
+		return fmt.Sprintf("Nothing changed: %s.", de.Message)
+	default:
+		h.cfg.Logger.ErrorContext(ctx, "incident action from chat failed", "incident", incidentID, "err", err)
+		return "Firebreak could not record that just now; try again, or use the web console or CLI."
+	}
+}
+
+func (h *Handler) userBy(match func(u *oncall.User) bool) *oncall.User {
+	for i := range h.cfg.Users {
+		if match(&h.cfg.Users[i]) {
+			return &h.cfg.Users[i]
+		}
+	}
+	return nil
+}
+
+func (h *Handler) slackActions(w http.ResponseWriter, r *http.Request) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "cannot read the request", http.StatusBadRequest)
+		return
+	}
+	var body []byte
+	verified := false
+	for _, secret := range h.cfg.SlackSecrets {
+		r.Body = io.NopCloser(bytes.NewReader(raw))
+		if b, err := slack.VerifyRequest(r, secret, h.cfg.Now()); err == nil {
+			body, verified = b, true
+			break
+		}
+	}
+	if !verified || h.replays.Check(r, h.cfg.Now()) != nil {
+		http.Error(w, "signature, timestamp or replay check failed", http.StatusUnauthorized)
+		return
+	}
+	a, err := slack.ParseAction(body)
+	if errors.Is(err, slack.ErrNotOurs) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var reply string
+	if u := h.userBy(func(u *oncall.User) bool { return u.SlackID != "" && u.SlackID == a.UserID }); u == nil {
+		reply = fmt.Sprintf("Your Slack account (%s) is not linked to a Firebreak user, so nothing changed. Ask an admin to add slack_id: %s to your user in firebreak.yaml.", a.UserID, a.UserID)
+	} else {
+		reply = h.act(r.Context(), u, a.ActionID, a.IncidentID, "slack")
+	}
+	if a.ResponseURL != "" {
+		h.slackReply(r.Context(), a.ResponseURL, reply)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// slackReply posts an ephemeral answer to the person who pressed.
+func (h *Handler) slackReply(ctx context.Context, responseURL, text string) {
+	b, _ := json.Marshal(map[string]any{"response_type": "ephemeral", "replace_original": false, "text": text})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.cfg.Client.Do(req)
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "answer a Slack action", "err", err)
+		return
+	}
+	resp.Body.Close()
+}
+
+func (h *Handler) telegramWebhook(w http.ResponseWriter, r *http.Request) {
+	bot, ok := h.cfg.Telegram[r.PathValue("channel")]
+	if !ok || bot.SecretToken == "" || telegram.VerifyWebhook(r, bot.SecretToken) != nil {
+		http.Error(w, "secret token check failed", http.StatusUnauthorized)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "cannot read the request", http.StatusBadRequest)
+		return
+	}
+	u, err := telegram.ParseUpdate(body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := h.HandleTelegram(r.Context(), bot, u); err != nil {
+		http.Error(w, err.Error(), http.StatusForbidden)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// HandleTelegram takes one update, from the webhook or from polling.
+func (h *Handler) HandleTelegram(ctx context.Context, bot Telegram, u telegram.Update) error {
+	if u.Action == "" || u.CallbackQuery == nil {
+		return nil
+	}
+	q := u.CallbackQuery
+	if !bot.Client.Allowed(u) {
+		_ = bot.Client.AnswerCallbackQuery(ctx, q.ID, "This chat is not the one Firebreak pages; nothing changed.")
+		return errors.New("telegram: callback from a chat that is not configured")
+	}
+	from := strconv.FormatInt(q.From.ID, 10)
+	var reply string
+	if usr := h.userBy(func(x *oncall.User) bool { return x.TelegramChatID != "" && x.TelegramChatID == from }); usr == nil {
+		reply = fmt.Sprintf("Your Telegram account (%s) is not linked to a Firebreak user, so nothing changed. Ask an admin to add telegram_chat_id: %q to your user.", from, from)
+	} else {
+		reply = h.act(ctx, usr, u.Action, u.IncidentID, "telegram")
+	}
+	return bot.Client.AnswerCallbackQuery(ctx, q.ID, reply)
+}
