@@ -144,7 +144,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		publicURL = "http://" + ln.Addr().String()
 	}
 	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
-		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log})
+		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification})
 	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
 	// Chat buttons act through the lifecycle as the linked user; Telegram
 	// pollers run until Serve returns.

@@ -182,4 +182,29 @@ users:
 	if n := sl.count("chat.postMessage"); n != 3 {
 		t.Errorf("%d Slack messages; want the page, the ack and the resolve", n)
 	}
+	tok, err := os.ReadFile(filepath.Join(dir, "data", "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mreq, _ := http.NewRequest("GET", s.url+"/metrics", nil)
+	mreq.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	mresp, err := http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(metrics), `firebreak_notifications_total{channel="ops-slack",outcome="sent"} 3`) {
+		t.Errorf("metrics lack the Slack deliveries:\n%s", grepLines(string(metrics), "firebreak_notifications_total"))
+	}
+}
+
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

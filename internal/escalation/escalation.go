@@ -96,6 +96,9 @@ type Config struct {
 	Render func(m *notify.Message, inc *incident.Incident) string
 	// BaseURL is Firebreak's external URL, for links to incidents.
 	BaseURL string
+	// Observe, when set, is told each delivery attempt's outcome (sent,
+	// retrying, failed), for metrics.
+	Observe func(channel, outcome string)
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -433,6 +436,9 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 }
 
 func (e *Engine) record(ctx context.Context, incidentID int64, kind incident.EventKind, msg string, p deliverPayload, attempt int, errText string) {
+	if e.cfg.Observe != nil {
+		e.cfg.Observe(p.Channel, strings.TrimPrefix(string(kind), "notification."))
+	}
 	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
 		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: incidentID, At: e.now(), Actor: incident.ActorSystem,
 			Kind: kind, Message: msg, Data: mustJSON(map[string]any{"channel": p.Channel, "event": p.Event, "level": p.Level,

@@ -23,6 +23,7 @@ type Metrics struct {
 	batchEvents   prometheus.Histogram
 	batchRequests prometheus.Histogram
 	stepsStarted  *prometheus.CounterVec
+	notifications *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics; open incidents are read from s at
@@ -54,7 +55,11 @@ func NewMetrics(s store.Store) *Metrics {
 		Name: "firebreak_steps_started_total",
 		Help: "Playbook steps started, by executor and risk.",
 	}, []string{"executor", "risk"})
-	m.Registry.MustRegister(m.stepsStarted, m.alerts, m.ingestLatency, m.batchEvents, m.batchRequests,
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "firebreak_notifications_total",
+		Help: "Notification delivery attempts, by channel and outcome (sent, retrying, failed).",
+	}, []string{"channel", "outcome"})
+	m.Registry.MustRegister(m.stepsStarted, m.notifications, m.alerts, m.ingestLatency, m.batchEvents, m.batchRequests,
 		&openIncidents{store: s, desc: prometheus.NewDesc("firebreak_open_incidents",
 			"Incidents not yet resolved, by severity.", []string{"severity"}, nil)},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -64,6 +69,11 @@ func NewMetrics(s store.Store) *Metrics {
 		}
 	}
 	return m
+}
+
+// Notification counts one delivery attempt's outcome on a channel.
+func (m *Metrics) Notification(channel, outcome string) {
+	m.notifications.WithLabelValues(channel, outcome).Inc()
 }
 
 // StepStarted counts a step that began to run.
