@@ -143,14 +143,19 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	if publicURL == "" {
 		publicURL = "http://" + ln.Addr().String()
 	}
+	linkSecret, err := LinkSecret(c.DataDir)
+	if err != nil {
+		return err
+	}
 	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
-		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification})
+		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification,
+		AckLink: AckLinks(&c, publicURL, linkSecret, now)})
 	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
 	// Chat buttons act through the lifecycle as the linked user; Telegram
 	// pollers run until Serve returns.
 	chatCtx, stopChat := context.WithCancel(context.Background())
 	defer stopChat()
-	chatHandler, err := NewChat(chatCtx, &c, getenv, lifecycle, now, log)
+	chatHandler, err := NewChat(chatCtx, &c, getenv, lifecycle, linkSecret, now, log)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,14 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -155,8 +160,9 @@ func TemplateRenderer(lib *playbook.Library) func(m *notify.Message, inc *incide
 // NewChat builds the handler of chat buttons: the Slack channels' signing
 // secrets and the Telegram bots, with the users whose chat accounts are
 // linked. Telegram channels that poll get a poller each, run until ctx ends.
-func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, lifecycle *respond.Service, now func() time.Time, log *slog.Logger) (*chat.Handler, error) {
-	cfg := chat.Config{Respond: lifecycle, Users: c.Users, SlackSecrets: map[string]string{}, Telegram: map[string]chat.Telegram{}, Logger: log}
+func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, lifecycle *respond.Service, linkSecret []byte, now func() time.Time, log *slog.Logger) (*chat.Handler, error) {
+	cfg := chat.Config{Respond: lifecycle, Users: c.Users, SlackSecrets: map[string]string{}, Telegram: map[string]chat.Telegram{},
+		LinkSecret: linkSecret, Logger: log}
 	var pollers []*telegram.Poller
 	for name, ch := range c.Notify.Channels {
 		at := "notify.channels." + name
@@ -202,4 +208,35 @@ func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, 
 		}()
 	}
 	return h, nil
+}
+
+// AckLinks gives email pages a signed Acknowledge link, valid for a day,
+// naming the mailbox it goes to.
+func AckLinks(c *config.Config, publicURL string, secret []byte, now func() time.Time) func(channel string, incidentID int64) string {
+	return func(channel string, incidentID int64) string {
+		ch, ok := c.Notify.Channels[channel]
+		if !ok || ch.Type != "email" || len(secret) == 0 {
+			return ""
+		}
+		to := strings.Join(ch.To, ",")
+		return email.SignLink(strings.TrimSuffix(publicURL, "/")+chat.EmailLinkPath, secret, incidentID, "ack", to, now().Add(24*time.Hour))
+	}
+}
+
+// LinkSecret reads the key that signs links in mail from DATA_DIR/link-secret,
+// creating it (0600) on first start.
+func LinkSecret(dataDir string) ([]byte, error) {
+	p := filepath.Join(dataDir, "link-secret")
+	if b, err := os.ReadFile(p); err == nil && len(bytes.TrimSpace(b)) >= 32 {
+		return bytes.TrimSpace(b), nil
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	secret := []byte(hex.EncodeToString(raw[:]))
+	if err := os.WriteFile(p, append(secret, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", p, err)
+	}
+	return secret, nil
 }

@@ -14,13 +14,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/notify/email"
 	"github.com/firebreak-dev/firebreak/internal/notify/slack"
 	"github.com/firebreak-dev/firebreak/internal/notify/telegram"
 	"github.com/firebreak-dev/firebreak/internal/oncall"
@@ -45,6 +48,8 @@ type Config struct {
 	SlackSecrets map[string]string
 	// Telegram are the bots by channel name.
 	Telegram map[string]Telegram
+	// LinkSecret signs the Acknowledge links in mail (email.SignLink).
+	LinkSecret []byte
 	// Now is the wall clock for Slack's timestamp window (it must be real
 	// time: Slack signs with it).
 	Now    func() time.Time
@@ -77,6 +82,43 @@ func New(cfg Config) *Handler {
 func (h *Handler) Routes(m *http.ServeMux) {
 	m.HandleFunc("POST /api/v1/chat/slack/actions", h.slackActions)
 	m.HandleFunc("POST /api/v1/chat/telegram/{channel}", h.telegramWebhook)
+	m.HandleFunc("GET /api/v1/chat/email/ack", h.emailLink)
+}
+
+// EmailLinkPath is where Acknowledge links in mail point, under the public
+// URL.
+const EmailLinkPath = "/api/v1/chat/email/ack"
+
+// emailLink takes a signed Acknowledge link from a mail. The link names
+// the mailbox it was sent to; when that is one address and it is a user's
+// email, the incident is acknowledged as that user.
+func (h *Handler) emailLink(w http.ResponseWriter, r *http.Request) {
+	id, action, to, err := email.VerifyLink(r.URL, h.cfg.LinkSecret, h.cfg.Now())
+	switch {
+	case errors.Is(err, email.ErrLinkExpired):
+		page(w, http.StatusGone, "This link has expired", "Acknowledge links are valid for a limited time. Open the incident in Firebreak, or use the buttons in Slack or Telegram.")
+		return
+	case err != nil || (action != "ack" && action != "resolve"):
+		page(w, http.StatusForbidden, "This link is not valid", "It was changed or is not one Firebreak sent. Nothing changed.")
+		return
+	}
+	u := h.userBy(func(u *oncall.User) bool { return u.Email != "" && strings.EqualFold(u.Email, to) })
+	if u == nil {
+		page(w, http.StatusForbidden, "Not linked to a Firebreak user",
+			fmt.Sprintf("This mail went to %s, which is not the email of a Firebreak user, so nothing changed. Ask an admin to add it to your user in firebreak.yaml.", to))
+		return
+	}
+	page(w, http.StatusOK, "Incident "+strconv.FormatInt(id, 10), h.act(r.Context(), u, action, id, "email"))
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem}</style></head>
+<body><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>`))
+
+func page(w http.ResponseWriter, status int, title, text string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, struct{ Title, Text string }{title, text})
 }
 
 // act applies an ack or resolve as the linked user and says what happened,

@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/chat"
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/notify/email"
 	"github.com/firebreak-dev/firebreak/internal/notify/telegram"
 	"github.com/firebreak-dev/firebreak/internal/oncall"
 	"github.com/firebreak-dev/firebreak/internal/respond"
@@ -26,7 +27,10 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
 )
 
-const slackSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+const (
+	slackSecret = "8f742231b10e8888abcd99yyyzzz85a5"
+	linkSecret  = "0123456789abcdef0123456789abcdef"
+)
 
 type bundle struct {
 	t       *testing.T
@@ -65,7 +69,8 @@ func setup(t *testing.T) *bundle {
 	}
 	svc := respond.New(respond.Config{Store: st})
 	h := chat.New(chat.Config{Respond: svc,
-		Users:        []oncall.User{{Name: "alice", SlackID: "U0ALICE", TelegramChatID: "4242"}},
+		Users:        []oncall.User{{Name: "alice", Email: "alice@example.com", SlackID: "U0ALICE", TelegramChatID: "4242"}},
+		LinkSecret:   []byte(linkSecret),
 		SlackSecrets: map[string]string{"ops-slack": slackSecret},
 		Telegram:     map[string]chat.Telegram{"ops-telegram": {Client: bot, SecretToken: "tg-secret"}}})
 	mux := http.NewServeMux()
@@ -216,5 +221,45 @@ func TestTelegramButtons(t *testing.T) {
 	}
 	if !strings.Contains(b.lastReply(), "resolved by alice") {
 		t.Fatalf("reply = %q", b.lastReply())
+	}
+}
+
+func (b *bundle) get(link string) (int, string) {
+	b.t.Helper()
+	resp, err := http.Get(link)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// A signed Acknowledge link from a mail acts as the user whose email it
+// went to; a tampered, expired or unlinked one changes nothing and says why.
+func TestEmailAckLink(t *testing.T) {
+	b := setup(t)
+	base := b.srv.URL + chat.EmailLinkPath
+	link := func(to string, expires time.Time) string {
+		return email.SignLink(base, []byte(linkSecret), 1, "ack", to, expires)
+	}
+	if code, body := b.get(link("alice@example.com", time.Now().Add(-time.Minute))); code != http.StatusGone || !strings.Contains(body, "expired") {
+		t.Fatalf("expired link: %d %s", code, body)
+	}
+	tampered := strings.Replace(link("alice@example.com", time.Now().Add(time.Hour)), "incident=1", "incident=2", 1)
+	if code, _ := b.get(tampered); code != http.StatusForbidden {
+		t.Fatalf("tampered link: %d", code)
+	}
+	if code, body := b.get(link("oncall@example.com", time.Now().Add(time.Hour))); code != http.StatusForbidden || !strings.Contains(body, "not the email of a Firebreak user") {
+		t.Fatalf("unlinked mailbox: %d %s", code, body)
+	}
+	if st, _ := b.status(); st != incident.StatusTriggered {
+		t.Fatalf("a refused link changed the incident: %s", st)
+	}
+	if code, body := b.get(link("alice@example.com", time.Now().Add(time.Hour))); code != 200 || !strings.Contains(body, "acknowledged by alice") {
+		t.Fatalf("alice's link: %d %s", code, body)
+	}
+	if st, who := b.status(); st != incident.StatusAcknowledged || who != "alice" {
+		t.Fatalf("after alice's link: %s by %q", st, who)
 	}
 }

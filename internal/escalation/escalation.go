@@ -99,6 +99,9 @@ type Config struct {
 	// Observe, when set, is told each delivery attempt's outcome (sent,
 	// retrying, failed), for metrics.
 	Observe func(channel, outcome string)
+	// AckLink, when set, gives a signed Acknowledge link for a page sent
+	// through a channel without buttons (email), or "".
+	AckLink func(channel string, incidentID int64) string
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -411,6 +414,9 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 		Incident: notify.Incident{ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Status: string(inc.Status),
 			Service: inc.Service, URL: e.incidentURL(inc.ID), Responder: inc.Responder, StartedAt: inc.StartedAt},
 		Actions: p.Event == notify.EventOpened || p.Event == notify.EventEscalated,
+	}
+	if m.Actions && e.cfg.AckLink != nil {
+		m.AckURL = e.cfg.AckLink(p.Channel, inc.ID)
 	}
 	m.Title = fmt.Sprintf("%s: %s", eventWord(p.Event), inc.Title)
 	if e.cfg.Render != nil {
