@@ -119,7 +119,7 @@ users:
 	s := serveWith(t, filepath.Join(dir, "data"), func(k string) string { return env[k] }, now, "--config", cfg)
 
 	s.run(t, false, "alert", "send", "--name", "HighQueueDepth", "--severity", "critical", "--label", "service=job-worker")
-	page := tg.waitFor(t, 10*time.Second, "sendMessage", `"chat_id":-100123`, `"parse_mode":"HTML"`)
+	page := tg.waitFor(t, 10*time.Second, "sendMessage", `"chat_id":-100123`, `"parse_mode":"HTML"`, "ALERT: HighQueueDepth")
 	var msg struct {
 		Text        string `json:"text"`
 		ReplyMarkup struct {
@@ -144,6 +144,8 @@ users:
 	if sl.count("chat.postMessage") != 0 {
 		t.Fatal("level 2 was paged at once")
 	}
+	// The procedure's scale step waits for approval: level 1 hears of it.
+	tg.waitFor(t, 10*time.Second, "sendMessage", "Approval needed", "Scale job workers", "firebreak steps approve")
 
 	// Nobody acknowledges: 15 minutes on, level 2 hears of it.
 	mu.Lock()

@@ -203,6 +203,9 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 		if err := e.schedule(ctx, tx, inc); err != nil {
 			return fmt.Errorf("schedule escalation of incident %d: %w", inc.ID, err)
 		}
+		if err := e.approvalsNeeded(ctx, tx, inc); err != nil {
+			return err
+		}
 	}
 	var stopped []int64
 	event := notify.EventResolved
@@ -236,6 +239,40 @@ func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incide
 		return nil
 	}
 	_, err := e.cfg.Queue.Insert(ctx, tx, jobs...)
+	return err
+}
+
+// approvalsNeeded tells the first level when the playbook's run for a new
+// incident holds steps that wait for approval. The step engine's hook runs
+// first in the same transaction, so the steps are there.
+func (e *Engine) approvalsNeeded(ctx context.Context, tx store.Tx, inc *incident.Incident) error {
+	p := e.policy(inc)
+	if p == nil {
+		return nil
+	}
+	steps, err := tx.OpenSteps(ctx, inc.ID)
+	if err != nil {
+		return err
+	}
+	waiting := 0
+	for _, s := range steps {
+		if s.Status == "awaiting_approval" {
+			waiting++
+		}
+	}
+	matrix := e.Matrix(ctx, inc.ID)
+	if waiting == 0 || len(matrix) == 0 {
+		return nil
+	}
+	first := matrix[0].Number
+	var jobs []job.NewJob
+	for _, ch := range p.Levels[first] {
+		jobs = append(jobs, e.deliveryJob(inc.ID, notify.EventApprovalNeeded, first, ch))
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	_, err = e.cfg.Queue.Insert(ctx, tx, jobs...)
 	return err
 }
 
@@ -419,9 +456,12 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 		m.AckURL = e.cfg.AckLink(p.Channel, inc.ID)
 	}
 	m.Title = fmt.Sprintf("%s: %s", eventWord(p.Event), inc.Title)
-	if e.cfg.Render != nil {
+	switch {
+	case p.Event == notify.EventApprovalNeeded:
+		m.Text = e.approvalText(ctx, inc)
+	case e.cfg.Render != nil:
 		m.Text = e.cfg.Render(&m, inc)
-	} else {
+	default:
 		m.Text = plainText(&m, inc)
 	}
 	_, err = n.Notify(ctx, m)
@@ -460,6 +500,30 @@ func (e *Engine) incidentURL(id int64) string {
 		return ""
 	}
 	return fmt.Sprintf("%s/incidents/%d", strings.TrimSuffix(e.cfg.BaseURL, "/"), id)
+}
+
+// approvalText lists the steps of an incident that wait for approval, and
+// says how to approve one.
+func (e *Engine) approvalText(ctx context.Context, inc *incident.Incident) string {
+	steps, err := e.cfg.Store.StepsOfIncident(ctx, inc.ID)
+	if err != nil {
+		return inc.Title + ": steps wait for approval"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: these steps wait for approval:", inc.Title)
+	n := 0
+	for _, s := range steps {
+		if s.Status != "awaiting_approval" {
+			continue
+		}
+		n++
+		fmt.Fprintf(&b, "\n- step %d: %s (%s %s)", s.ID, s.Name, s.Executor, s.Risk)
+	}
+	if n == 0 {
+		return inc.Title + ": no step waits for approval any more"
+	}
+	b.WriteString("\nSee exactly what each runs with `firebreak steps show ID`, then `firebreak steps approve ID`.")
+	return b.String()
 }
 
 func eventWord(ev notify.Event) string {
