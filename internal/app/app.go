@@ -149,7 +149,8 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	}
 	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
 		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification,
-		AckLink: AckLinks(&c, publicURL, linkSecret, now)})
+		AckLink: AckLinks(&c, publicURL, linkSecret, now),
+		Storm:   escalation.Storm{Threshold: c.Notify.Storm.Threshold, Window: time.Duration(c.Notify.Storm.Window)}})
 	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
 	// Chat buttons act through the lifecycle as the linked user; Telegram
 	// pollers run until Serve returns.

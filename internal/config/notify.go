@@ -13,6 +13,13 @@ import (
 // from environment variables (the *_env fields), never from this file.
 type Notify struct {
 	Channels map[string]Channel `yaml:"channels"`
+	// Storm bundles openings per channel: past Threshold incidents opened
+	// within Window (default 5 per 1m), the rest of the window's go out as
+	// one summary when it ends.
+	Storm struct {
+		Threshold int      `yaml:"threshold"`
+		Window    Duration `yaml:"window"`
+	} `yaml:"storm"`
 }
 
 // Channel is one place notifications go: a chat, a mailbox, a webhook.
@@ -72,6 +79,12 @@ var channelName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // validate checks the notify channels and the escalation policies, and
 // names the first wrong field.
 func (c *Config) validateNotify() error {
+	if c.Notify.Storm.Threshold < 0 {
+		return fmt.Errorf("notify.storm.threshold: %d is negative", c.Notify.Storm.Threshold)
+	}
+	if c.Notify.Storm.Window < 0 {
+		return fmt.Errorf("notify.storm.window: must not be negative")
+	}
 	names := make([]string, 0, len(c.Notify.Channels))
 	for name := range c.Notify.Channels {
 		names = append(names, name)

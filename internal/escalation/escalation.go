@@ -38,7 +38,16 @@ import (
 const (
 	KindEscalate = "escalation.page"
 	KindDeliver  = "notify.deliver"
+	KindStorm    = "notify.storm"
 )
+
+// Storm bounds how many incidents a channel is paged for one by one: past
+// Threshold openings within one Window, the rest of that window's openings
+// go out as one summary when the window ends.
+type Storm struct {
+	Threshold int
+	Window    time.Duration
+}
 
 // Policy says which channels each level pages, for which incidents.
 type Policy struct {
@@ -102,6 +111,8 @@ type Config struct {
 	// AckLink, when set, gives a signed Acknowledge link for a page sent
 	// through a channel without buttons (email), or "".
 	AckLink func(channel string, incidentID int64) string
+	// Storm bundles openings per channel; zero values mean 5 per minute.
+	Storm Storm
 	Now     func() time.Time
 	Logger  *slog.Logger
 }
@@ -119,9 +130,16 @@ func New(cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Storm.Threshold <= 0 {
+		cfg.Storm.Threshold = 5
+	}
+	if cfg.Storm.Window <= 0 {
+		cfg.Storm.Window = time.Minute
+	}
 	e := &Engine{cfg: cfg}
 	cfg.Queue.Handle(KindEscalate, e.page)
 	cfg.Queue.Handle(KindDeliver, e.deliver)
+	cfg.Queue.Handle(KindStorm, e.stormSummary)
 	return e
 }
 
@@ -441,6 +459,15 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 	if err != nil {
 		return err
 	}
+	if p.Event == notify.EventOpened {
+		bundled, err := e.stormCheck(ctx, inc, p.Channel)
+		if err != nil {
+			return err
+		}
+		if bundled {
+			return nil
+		}
+	}
 	n := e.cfg.Channels[p.Channel]
 	if n == nil {
 		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed: no such channel is configured", p.Channel), p, j.Attempts, "")
@@ -500,6 +527,144 @@ func (e *Engine) incidentURL(id int64) string {
 		return ""
 	}
 	return fmt.Sprintf("%s/incidents/%d", strings.TrimSuffix(e.cfg.BaseURL, "/"), id)
+}
+
+// stormState is what a channel's storm window holds, kept as a setting.
+type stormState struct {
+	Sent    int     `json:"sent"`
+	Bundled []int64 `json:"bundled,omitempty"`
+	More    int     `json:"more,omitempty"` // bundled beyond the listed IDs
+}
+
+const stormListed = 1000
+
+func stormKey(channel string, window time.Time) string {
+	return fmt.Sprintf("storm/%s/%d", channel, window.Unix())
+}
+
+// stormCheck counts an opening page for a channel in the current window.
+// Past the threshold it bundles the incident into the window's summary,
+// which one job sends when the window ends, and reports true.
+func (e *Engine) stormCheck(ctx context.Context, inc *incident.Incident, channel string) (bool, error) {
+	now := e.now()
+	// The window is that of the opening, so a page that goes out late
+	// still counts where its incident opened.
+	window := inc.StartedAt.UTC().Truncate(e.cfg.Storm.Window)
+	bundled := false
+	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		key := stormKey(channel, window)
+		var st stormState
+		if v, err := tx.GetSetting(ctx, key); err != nil {
+			return err
+		} else if v != "" {
+			if err := json.Unmarshal([]byte(v), &st); err != nil {
+				return err
+			}
+		}
+		bundled = st.Sent >= e.cfg.Storm.Threshold
+		if !bundled {
+			st.Sent++
+		} else {
+			if len(st.Bundled) < stormListed {
+				st.Bundled = append(st.Bundled, inc.ID)
+			} else {
+				st.More++
+			}
+			payload, _ := json.Marshal(map[string]any{"channel": channel, "window": window.Unix()})
+			runAt := window.Add(e.cfg.Storm.Window)
+			if runAt.Before(now) {
+				runAt = now
+			}
+			if _, err := e.cfg.Queue.Insert(ctx, tx, job.NewJob{Kind: KindStorm, Key: "storm/" + channel + "/" + fmt.Sprint(window.Unix()),
+				Payload: payload, RunAt: runAt, MaxAttempts: 8}); err != nil {
+				return err
+			}
+			if err := tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: inc.ID, At: now, Actor: incident.ActorSystem,
+				Kind: "notification.bundled", Message: fmt.Sprintf("Alert storm: %s already had %d pages this minute; this incident goes into one summary at %s",
+					channel, st.Sent, window.Add(e.cfg.Storm.Window).Format(time.TimeOnly))}}); err != nil {
+				return err
+			}
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		return tx.SetSetting(ctx, key, string(b))
+	})
+	return bundled, err
+}
+
+// stormSummary sends a window's bundled openings as one message.
+func (e *Engine) stormSummary(ctx context.Context, j *job.Job) error {
+	var p struct {
+		Channel string `json:"channel"`
+		Window  int64  `json:"window"`
+	}
+	if err := json.Unmarshal(j.Payload, &p); err != nil {
+		return job.Permanent(err)
+	}
+	v, err := e.cfg.Store.ReadSetting(ctx, stormKey(p.Channel, time.Unix(p.Window, 0)))
+	if err != nil || v == "" {
+		return err
+	}
+	var st stormState
+	if err := json.Unmarshal([]byte(v), &st); err != nil {
+		return job.Permanent(err)
+	}
+	total := len(st.Bundled) + st.More
+	if total == 0 {
+		return nil
+	}
+	n := e.cfg.Channels[p.Channel]
+	if n == nil {
+		return job.Permanent(fmt.Errorf("channel %q is not configured", p.Channel))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "+%d more incidents opened in this alert storm:", total)
+	for i, id := range st.Bundled {
+		if i == 20 {
+			fmt.Fprintf(&b, "\n… and %d more", total-20)
+			break
+		}
+		title := fmt.Sprintf("incident %d", id)
+		if inc, err := e.cfg.Store.GetIncident(ctx, id); err == nil {
+			title = fmt.Sprintf("#%d %s (%s, %s)", id, inc.Title, inc.Severity, inc.Status)
+		}
+		fmt.Fprintf(&b, "\n- %s", title)
+	}
+	m := notify.Message{Event: notify.EventOpened, IdempotencyKey: j.Key, Title: fmt.Sprintf("Alert storm: +%d more incidents", total), Text: b.String(),
+		Incident: notify.Incident{Title: fmt.Sprintf("%d incidents", total), Severity: "critical", Status: "triggered", URL: strings.TrimSuffix(e.cfg.BaseURL, "/")}}
+	if _, err := n.Notify(ctx, m); err != nil {
+		if retry, after := notify.Retryable(err); retry && after > 0 {
+			return job.RetryAfter(err, after)
+		} else if !retry {
+			return job.Permanent(err)
+		}
+		return err
+	}
+	if e.cfg.Observe != nil {
+		e.cfg.Observe(p.Channel, "sent")
+	}
+	// What was summarised leaves the window's list; a page bundled after
+	// this summary gets a summary of its own.
+	key := stormKey(p.Channel, time.Unix(p.Window, 0))
+	return e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
+		v, err := tx.GetSetting(ctx, key)
+		if err != nil || v == "" {
+			return err
+		}
+		var cur stormState
+		if err := json.Unmarshal([]byte(v), &cur); err != nil {
+			return err
+		}
+		cur.Bundled = cur.Bundled[min(len(st.Bundled), len(cur.Bundled)):]
+		cur.More = max(cur.More-st.More, 0)
+		b, err := json.Marshal(cur)
+		if err != nil {
+			return err
+		}
+		return tx.SetSetting(ctx, key, string(b))
+	})
 }
 
 // approvalText lists the steps of an incident that wait for approval, and

@@ -253,3 +253,82 @@ func TestRestartDuringTheWait(t *testing.T) {
 	// Down from 20 to 40 minutes: L3 (due at 30) pages when it is back.
 	want(t, "40 min", b.at(40*time.Minute), "mail:escalated:L3")
 }
+
+// textRecorder keeps every message a channel got.
+type textRecorder struct {
+	mu   sync.Mutex
+	msgs []notify.Message
+}
+
+func (r *textRecorder) Notify(_ context.Context, m notify.Message) (notify.Result, error) {
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	return notify.Result{}, nil
+}
+
+// A storm of 1,000 incidents in 10 s to one channel: a handful of pages,
+// then one summary that counts every other incident.
+func TestStormIsBundled(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{t: t0}
+	q := job.New(job.Config[store.Tx]{InTx: st.InTx, Now: c.Now, Instance: "test"})
+	rec := &textRecorder{}
+	esc := escalation.New(escalation.Config{Store: st, Queue: q, Now: c.Now, Channels: map[string]notify.Notifier{"hook": rec},
+		Policies: []escalation.Policy{{Name: "default", Levels: map[int][]string{1: {"hook"}}}},
+		Storm:    escalation.Storm{Threshold: 5, Window: time.Minute}})
+	svc := respond.New(respond.Config{Store: st, Now: c.Now, Hooks: []respond.Hook{esc}})
+	const n = 1000
+	for i := range n {
+		ev := incident.Event{Source: incident.SourceGeneric, Status: incident.AlertFiring, Key: fmt.Sprint(i), Severity: incident.SeverityCritical,
+			Labels: map[string]string{"alertname": fmt.Sprintf("Storm%d", i)}}
+		err := st.InTx(ctx, func(tx store.Tx) error {
+			b, err := incident.ApplyBatch(ctx, tx, []incident.Event{ev}, incident.Options{Now: c.Now()})
+			if err != nil {
+				return err
+			}
+			return svc.Ingested(ctx, tx, []incident.Event{ev}, b)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(10 * time.Millisecond)
+		if i%50 == 0 {
+			if _, err := q.RunDue(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	c.Advance(time.Minute)
+	if _, err := q.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pages, counted := 0, 0
+	for _, m := range rec.msgs {
+		if strings.HasPrefix(m.Title, "Alert storm") {
+			var k int
+			fmt.Sscanf(m.Text, "+%d more incidents", &k)
+			counted += k
+			continue
+		}
+		pages++
+	}
+	if len(rec.msgs) > 7 {
+		var titles []string
+		for _, m := range rec.msgs {
+			titles = append(titles, m.Title)
+		}
+		t.Fatalf("%d messages for a storm of %d incidents; want a handful: %q", len(rec.msgs), n, titles)
+	}
+	if pages+counted != n {
+		t.Fatalf("%d paged + %d counted in summaries = %d; every one of %d incidents must be mentioned or counted", pages, counted, pages+counted, n)
+	}
+}
