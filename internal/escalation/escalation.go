@@ -112,9 +112,9 @@ type Config struct {
 	// through a channel without buttons (email), or "".
 	AckLink func(channel string, incidentID int64) string
 	// Storm bundles openings per channel; zero values mean 5 per minute.
-	Storm Storm
-	Now     func() time.Time
-	Logger  *slog.Logger
+	Storm  Storm
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Engine runs escalation policies.
