@@ -3,10 +3,12 @@
 // arriving at a local receiver, p50 and p99, with Firebreak idle and
 // during an alert storm.
 //
-//	go run ./bench/notify [-idle 200] [-storm 10000] [-probes 50]
+//	go run ./bench/notify [-idle 200] [-storm 10000] [-probes 50] [-alertmanager PATH]
 //
 // It runs `firebreak serve` in process (SQLite, a webhook channel at level
-// 1 of the escalation matrix) against an httptest receiver on loopback.
+// 1 of the escalation matrix) against an httptest receiver on loopback,
+// and, as the reference in the same run, Alertmanager v0.28.1 with
+// group_wait 0s delivering to the same receiver.
 package main
 
 import (
@@ -28,6 +30,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/cli"
+	"github.com/firebreak-dev/firebreak/test/e2e/harness"
 )
 
 type syncBuf struct {
@@ -42,18 +45,39 @@ func main() {
 	idle := flag.Int("idle", 200, "incidents opened one at a time")
 	storm := flag.Int("storm", 10000, "alerts in the storm")
 	probes := flag.Int("probes", 50, "incidents opened and timed during the storm")
+	am := flag.String("alertmanager", "", "alertmanager binary (default: the path scripts/alertmanager prints; \"none\" skips the reference)")
 	flag.Parse()
-	if err := run(*idle, *storm, *probes); err != nil {
+	if err := run(*idle, *storm, *probes, *am); err != nil {
 		fmt.Fprintln(os.Stderr, "notify:", err)
 		os.Exit(1)
 	}
 }
 
-func run(idle, storm, probes int) error {
+func run(idle, storm, probes int, amBin string) error {
 	var mu sync.Mutex
 	arrived := map[int64]time.Time{}
+	amArrived := map[string]time.Time{}
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		at := time.Now()
+		if r.URL.Path == "/am" { // Alertmanager's webhook
+			var p struct {
+				Alerts []struct {
+					Labels map[string]string `json:"labels"`
+				} `json:"alerts"`
+			}
+			body, _ := io.ReadAll(r.Body)
+			if json.Unmarshal(body, &p) == nil {
+				mu.Lock()
+				for _, a := range p.Alerts {
+					if _, ok := amArrived[a.Labels["alertname"]]; !ok {
+						amArrived[a.Labels["alertname"]] = at
+					}
+				}
+				mu.Unlock()
+			}
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		var p struct {
 			Event    string `json:"event"`
 			Incident struct {
@@ -78,7 +102,9 @@ func run(idle, storm, probes int) error {
 	}
 	defer os.RemoveAll(dir)
 	cfg := filepath.Join(dir, "firebreak.yaml")
-	conf := fmt.Sprintf("notify:\n  channels:\n    hook: {type: webhook, url: %q, secret_env: HOOK_SECRET}\nescalation:\n  default:\n    levels:\n      1: [hook]\n", recv.URL)
+	// Storm bundling is off here (a threshold no run reaches): every
+	// incident's own page is what is timed.
+	conf := fmt.Sprintf("notify:\n  storm: {threshold: 1000000}\n  channels:\n    hook: {type: webhook, url: %q, secret_env: HOOK_SECRET}\nescalation:\n  default:\n    levels:\n      1: [hook]\n", recv.URL)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		return err
 	}
@@ -179,6 +205,13 @@ func run(idle, storm, probes int) error {
 		return err
 	}
 	row("idle, one incident at a time", lat, 50*time.Millisecond)
+	if amBin != "none" {
+		ref, err := alertmanagerReference(amBin, recv.URL+"/am", idle, &mu, amArrived)
+		if err != nil {
+			return fmt.Errorf("alertmanager reference: %w", err)
+		}
+		row("idle, Alertmanager v0.28.1 with group_wait 0s (reference)", ref, 50*time.Millisecond)
+	}
 
 	// The storm: storm alerts of one alertname (one incident) in batches of
 	// 100 from 4 clients, while probes open their own incidents.
@@ -220,3 +253,81 @@ func run(idle, storm, probes int) error {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// alertmanagerReference starts Alertmanager, routing every alertname at
+// once (group_wait 0s) to the receiver, and times n alerts from its 2xx to
+// their arrival.
+func alertmanagerReference(bin, receiver string, n int, mu *sync.Mutex, arrived map[string]time.Time) ([]time.Duration, error) {
+	ctx := context.Background()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	if bin == "" {
+		if bin, err = harness.AlertmanagerBinary(ctx, root, os.Stderr); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "fb-bench-am-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	conf := fmt.Sprintf(`route:
+  receiver: bench
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1m
+  repeat_interval: 1h
+receivers:
+  - name: bench
+    webhook_configs:
+      - url: %q
+`, receiver)
+	am, err := harness.StartAlertmanager(ctx, harness.AlertmanagerOptions{Bin: bin, Dir: dir, Config: conf})
+	if err != nil {
+		return nil, err
+	}
+	defer am.Kill()
+	acked := map[string]time.Time{}
+	for i := range n {
+		name := fmt.Sprintf("AMProbe%d", i)
+		body := fmt.Sprintf(`[{"labels":{"alertname":%q,"severity":"critical"},"annotations":{"summary":"probe"}}]`, name)
+		resp, err := am.Client.Post(am.URL+"/api/v2/alerts", "application/json", strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("alertmanager answered %d", resp.StatusCode)
+		}
+		acked[name] = time.Now()
+		time.Sleep(5 * time.Millisecond)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		got := 0
+		for name := range acked {
+			if _, ok := arrived[name]; ok {
+				got++
+			}
+		}
+		mu.Unlock()
+		if got == len(acked) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%d of %d alerts never arrived", len(acked)-got, len(acked))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var lat []time.Duration
+	for name, at := range acked {
+		lat = append(lat, max(arrived[name].Sub(at), 0))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, nil
+}
