@@ -156,7 +156,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	// pollers run until Serve returns.
 	chatCtx, stopChat := context.WithCancel(context.Background())
 	defer stopChat()
-	chatHandler, err := NewChat(chatCtx, &c, getenv, lifecycle, linkSecret, now, log)
+	chatHandler, err := NewChat(chatCtx, &c, getenv, notifiers, lifecycle, linkSecret, log)
 	if err != nil {
 		return err
 	}

@@ -160,7 +160,8 @@ func TemplateRenderer(lib *playbook.Library) func(m *notify.Message, inc *incide
 // NewChat builds the handler of chat buttons: the Slack channels' signing
 // secrets and the Telegram bots, with the users whose chat accounts are
 // linked. Telegram channels that poll get a poller each, run until ctx ends.
-func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, lifecycle *respond.Service, linkSecret []byte, now func() time.Time, log *slog.Logger) (*chat.Handler, error) {
+// The Telegram clients are the notifiers NewNotifiers built.
+func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, notifiers map[string]notify.Notifier, lifecycle *respond.Service, linkSecret []byte, log *slog.Logger) (*chat.Handler, error) {
 	cfg := chat.Config{Respond: lifecycle, Users: c.Users, SlackSecrets: map[string]string{}, Telegram: map[string]chat.Telegram{},
 		LinkSecret: linkSecret, Logger: log}
 	var pollers []*telegram.Poller
@@ -177,15 +178,12 @@ func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, 
 			}
 			cfg.SlackSecrets[name] = s
 		case "telegram":
-			tok, err := secret(getenv, at, "bot_token_env", ch.BotTokenEnv, "the bot token from @BotFather")
-			if err != nil {
-				return nil, err
-			}
-			client, err := telegram.New(telegram.Config{Token: tok, ChatID: ch.ChatID, APIURL: ch.APIURL, Now: now})
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", at, err)
+			client, ok := notifiers[name].(*telegram.Client)
+			if !ok {
+				return nil, fmt.Errorf("%s: no Telegram client was built for it", at)
 			}
 			bot := chat.Telegram{Client: client}
+			var err error
 			if ch.Updates == "webhook" {
 				if bot.SecretToken, err = secret(getenv, at, "webhook_secret_env", ch.WebhookSecretEnv, "the webhook's secret token"); err != nil {
 					return nil, err

@@ -218,10 +218,15 @@ func escalateKey(incidentID int64) string { return fmt.Sprintf("escalate/%d/", i
 // levels already paged.
 func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) error {
 	for _, inc := range c.Opened {
-		if err := e.schedule(ctx, tx, inc); err != nil {
+		p := e.policy(inc)
+		if p == nil {
+			continue
+		}
+		matrix := e.Matrix(ctx, inc.ID)
+		if err := e.schedule(ctx, tx, inc, p, matrix); err != nil {
 			return fmt.Errorf("schedule escalation of incident %d: %w", inc.ID, err)
 		}
-		if err := e.approvalsNeeded(ctx, tx, inc); err != nil {
+		if err := e.approvalsNeeded(ctx, tx, inc, p, matrix); err != nil {
 			return err
 		}
 	}
@@ -239,13 +244,9 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 	return nil
 }
 
-func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incident) error {
-	p := e.policy(inc)
-	if p == nil {
-		return nil
-	}
+func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incident, p *Policy, matrix []Level) error {
 	var jobs []job.NewJob
-	for _, lv := range e.Matrix(ctx, inc.ID) {
+	for _, lv := range matrix {
 		if len(p.Levels[lv.Number]) == 0 {
 			continue
 		}
@@ -263,11 +264,7 @@ func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incide
 // approvalsNeeded tells the first level when the playbook's run for a new
 // incident holds steps that wait for approval. The step engine's hook runs
 // first in the same transaction, so the steps are there.
-func (e *Engine) approvalsNeeded(ctx context.Context, tx store.Tx, inc *incident.Incident) error {
-	p := e.policy(inc)
-	if p == nil {
-		return nil
-	}
+func (e *Engine) approvalsNeeded(ctx context.Context, tx store.Tx, inc *incident.Incident, p *Policy, matrix []Level) error {
 	steps, err := tx.OpenSteps(ctx, inc.ID)
 	if err != nil {
 		return err
@@ -278,7 +275,6 @@ func (e *Engine) approvalsNeeded(ctx context.Context, tx store.Tx, inc *incident
 			waiting++
 		}
 	}
-	matrix := e.Matrix(ctx, inc.ID)
 	if waiting == 0 || len(matrix) == 0 {
 		return nil
 	}
@@ -496,13 +492,22 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 		e.record(ctx, inc.ID, "notification.sent", fmt.Sprintf("Notified %s: %s (level %d)", p.Channel, eventWord(p.Event), p.Level), p, j.Attempts, "")
 		return nil
 	}
-	retry, after := notify.Retryable(err)
-	if !retry || j.Attempts >= j.MaxAttempts {
+	if retry, _ := notify.Retryable(err); !retry || j.Attempts >= j.MaxAttempts {
 		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed for good after %d attempt(s): %v", p.Channel, j.Attempts, err), p, j.Attempts, err.Error())
 		return job.Permanent(err)
 	}
 	e.record(ctx, inc.ID, "notification.retrying", fmt.Sprintf("Notification to %s failed (attempt %d): %v; retrying", p.Channel, j.Attempts, err), p, j.Attempts, err.Error())
-	if after > 0 {
+	return jobOutcome(err)
+}
+
+// jobOutcome tells the queue what a failed delivery means: retry after
+// the service's Retry-After, retry with backoff, or give up (4xx).
+func jobOutcome(err error) error {
+	retry, after := notify.Retryable(err)
+	switch {
+	case !retry:
+		return job.Permanent(err)
+	case after > 0:
 		return job.RetryAfter(err, after)
 	}
 	return err
@@ -635,12 +640,7 @@ func (e *Engine) stormSummary(ctx context.Context, j *job.Job) error {
 	m := notify.Message{Event: notify.EventOpened, IdempotencyKey: j.Key, Title: fmt.Sprintf("Alert storm: +%d more incidents", total), Text: b.String(),
 		Incident: notify.Incident{Title: fmt.Sprintf("%d incidents", total), Severity: "critical", Status: "triggered", URL: strings.TrimSuffix(e.cfg.BaseURL, "/")}}
 	if _, err := n.Notify(ctx, m); err != nil {
-		if retry, after := notify.Retryable(err); retry && after > 0 {
-			return job.RetryAfter(err, after)
-		} else if !retry {
-			return job.Permanent(err)
-		}
-		return err
+		return jobOutcome(err)
 	}
 	if e.cfg.Observe != nil {
 		e.cfg.Observe(p.Channel, "sent")
