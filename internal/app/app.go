@@ -28,6 +28,8 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/notify"
+	"github.com/firebreak-dev/firebreak/internal/people"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
@@ -128,8 +130,22 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	metrics.WatchAutomation(engine.Paused)
 	// The lifecycle: every change to an incident goes through it, and its
 	// hooks run in the change's transaction, in this order.
-	notifiers, err := NewNotifiers(&c, getenv, now)
+	limiter := notify.NewLimiter()
+	notifiers, err := NewNotifiers(&c, getenv, now, limiter)
 	if err != nil {
+		return err
+	}
+	templates, err := Templates(&c, os.ReadFile)
+	if err != nil {
+		return err
+	}
+	// The people directory: the configuration's users are written to the
+	// store, beside those made with firebreak user create.
+	directory := people.New(st, c.Roster)
+	if err := directory.Sync(ctx, now()); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	if err := directory.CheckTargets(ctx, c.EscalationTargets()); err != nil {
 		return err
 	}
 	// Listen before anything links to this server, so that links carry
@@ -148,7 +164,8 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		return err
 	}
 	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
-		Render: TemplateRenderer(lib), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification,
+		People: directory, Contact: Contacts(&c, notifiers, now, limiter),
+		Render: TemplateRenderer(lib, templates), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification,
 		AckLink: AckLinks(&c, publicURL, linkSecret, now),
 		Storm:   escalation.Storm{Threshold: c.Notify.Storm.Threshold, Window: time.Duration(c.Notify.Storm.Window)}})
 	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
@@ -156,7 +173,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	// pollers run until Serve returns.
 	chatCtx, stopChat := context.WithCancel(context.Background())
 	defer stopChat()
-	chatHandler, err := NewChat(chatCtx, &c, getenv, notifiers, lifecycle, linkSecret, log)
+	chatHandler, err := NewChat(chatCtx, &c, getenv, notifiers, lifecycle, directory, linkSecret, log)
 	if err != nil {
 		return err
 	}

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,6 +27,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/notify/telegram"
 	"github.com/firebreak-dev/firebreak/internal/notify/template"
 	"github.com/firebreak-dev/firebreak/internal/notify/webhook"
+	"github.com/firebreak-dev/firebreak/internal/oncall"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 )
@@ -41,8 +45,9 @@ func secret(getenv func(string) string, at, field, name, what string) (string, e
 	return v, nil
 }
 
-// NewNotifiers builds one notifier per configured channel.
-func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.Time) (map[string]notify.Notifier, error) {
+// NewNotifiers builds one notifier per configured channel. lim, shared by
+// all, keeps each service's documented rate limits.
+func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.Time, lim *notify.Limiter) (map[string]notify.Notifier, error) {
 	out := make(map[string]notify.Notifier, len(c.Notify.Channels))
 	for name, ch := range c.Notify.Channels {
 		at := "notify.channels." + name
@@ -62,7 +67,7 @@ func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.
 				url, err = secret(getenv, at, "url_env", ch.URLEnv, "the Teams workflow webhook URL")
 			}
 			if err == nil {
-				n, err = teams.New(teams.Config{URL: url, Now: now})
+				n, err = teams.New(teams.Config{URL: url, Now: now, Limiter: lim})
 			}
 		case "email":
 			var pw string
@@ -74,7 +79,7 @@ func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.
 				n, err = email.New(email.Config{SMTP: ch.SMTP, From: ch.From, To: ch.To, Username: ch.Username, Password: pw, StartTLS: tls})
 			}
 		case "slack":
-			cfg := slack.Config{Channel: ch.Channel, APIURL: ch.APIURL, WebhookURL: ch.WebhookURL, Now: now}
+			cfg := slack.Config{Channel: ch.Channel, APIURL: ch.APIURL, WebhookURL: ch.WebhookURL, Now: now, Limiter: lim}
 			if ch.WebhookURLEnv != "" {
 				cfg.WebhookURL, err = secret(getenv, at, "webhook_url_env", ch.WebhookURLEnv, "the Slack incoming webhook URL")
 			}
@@ -87,7 +92,7 @@ func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.
 		case "telegram":
 			var tok string
 			if tok, err = secret(getenv, at, "bot_token_env", ch.BotTokenEnv, "the bot token from @BotFather"); err == nil {
-				n, err = telegram.New(telegram.Config{Token: tok, ChatID: ch.ChatID, APIURL: ch.APIURL, Now: now})
+				n, err = telegram.New(telegram.Config{Token: tok, ChatID: ch.ChatID, APIURL: ch.APIURL, Now: now, Limiter: lim})
 			}
 		default:
 			err = fmt.Errorf("%s.type: %q is not webhook, telegram, slack, email or teams", at, ch.Type)
@@ -120,40 +125,113 @@ func Policies(c *config.Config) []escalation.Policy {
 	var out []escalation.Policy
 	for _, name := range names {
 		p := c.Escalation[name]
-		out = append(out, escalation.Policy{Name: name, Levels: p.Levels, Repeat: p.Repeat, Severities: p.Severities, Services: p.Services})
+		var on []notify.Event
+		for _, ev := range p.NotifyOn {
+			on = append(on, notify.Event(ev))
+		}
+		out = append(out, escalation.Policy{Name: name, Levels: p.Levels, Repeat: p.Repeat, Severities: p.Severities, Services: p.Services,
+			NotifyOn: on})
 	}
 	return out
 }
 
-// TemplateRenderer renders a message with the playbook's internal alert
-// template (the first whose name says "internal", else the first that is
-// not for customers), and falls back to a plain summary without one.
-// Customer communication is never sent by the engine.
-func TemplateRenderer(lib *playbook.Library) func(m *notify.Message, inc *incident.Incident) string {
-	return func(m *notify.Message, inc *incident.Incident) string {
-		var tpl *playbook.Template
-		for _, pb := range lib.Playbooks() {
-			for _, t := range pb.Templates {
-				name := strings.ToLower(t.Name)
-				if strings.Contains(name, "internal") {
-					tpl = t
-					break
-				}
-				if tpl == nil && !strings.Contains(name, "customer") {
-					tpl = t
-				}
+// Templates reads the channels' own templates (template, template_file),
+// which replace the playbook's for that channel.
+func Templates(c *config.Config, readFile func(string) ([]byte, error)) (map[string]*playbook.Template, error) {
+	out := map[string]*playbook.Template{}
+	for name, ch := range c.Notify.Channels {
+		body := ch.Template
+		if ch.TemplateFile != "" {
+			b, err := readFile(ch.TemplateFile)
+			if err != nil {
+				return nil, fmt.Errorf("notify.channels.%s.template_file: %w", name, err)
 			}
-			if tpl != nil {
-				break
+			body = string(b)
+		}
+		if strings.TrimSpace(body) != "" {
+			out[name] = playbook.ParseTemplate(name, body)
+		}
+	}
+	return out, nil
+}
+
+// internalTemplate is the playbook's internal alert template: the first
+// whose name says "internal", else the first that is not for customers.
+func internalTemplate(lib *playbook.Library) *playbook.Template {
+	var tpl *playbook.Template
+	for _, pb := range lib.Playbooks() {
+		for _, t := range pb.Templates {
+			name := strings.ToLower(t.Name)
+			if strings.Contains(name, "internal") {
+				return t
 			}
+			if tpl == nil && !strings.Contains(name, "customer") {
+				tpl = t
+			}
+		}
+		if tpl != nil {
+			return tpl
+		}
+	}
+	return nil
+}
+
+// TemplateValues are what an incident fills a template with.
+func TemplateValues(inc *incident.Incident, url string) template.Values {
+	return template.Values{
+		AlertName: inc.Title, Severity: string(inc.Severity), Service: inc.Service, Status: string(inc.Status),
+		StartedAt: inc.StartedAt, Responder: inc.Responder, ETA: inc.ETA, Impact: inc.Impact, IncidentURL: url,
+	}
+}
+
+// TemplateRenderer renders a message with the channel's own template, else
+// the playbook's internal alert template, else a plain summary. Customer
+// communication is never sent by the engine.
+func TemplateRenderer(lib *playbook.Library, own map[string]*playbook.Template) func(channel string, m *notify.Message, inc *incident.Incident) string {
+	return func(channel string, m *notify.Message, inc *incident.Incident) string {
+		tpl := own[channel]
+		if tpl == nil {
+			tpl = internalTemplate(lib)
 		}
 		if tpl == nil {
 			return fmt.Sprintf("%s\nSeverity: %s\nService: %s\nStatus: %s\n%s", inc.Title, inc.Severity, inc.Service, inc.Status, m.Incident.URL)
 		}
-		return template.Render(tpl, template.Values{
-			AlertName: inc.Title, Severity: string(inc.Severity), Service: inc.Service, Status: string(inc.Status),
-			StartedAt: inc.StartedAt, Responder: inc.Responder, ETA: inc.ETA, Impact: inc.Impact, IncidentURL: m.Incident.URL,
-		})
+		return template.Render(tpl, TemplateValues(inc, m.Incident.URL))
+	}
+}
+
+// Contacts returns how pages reach a person's own contact methods: through
+// the carrier channel of each kind (notify.contacts, else the first channel
+// of that type by name), and Teams through the person's own webhook.
+func Contacts(c *config.Config, notifiers map[string]notify.Notifier, now func() time.Time, lim *notify.Limiter) func(oncall.ContactKind, string) (escalation.Contact, error) {
+	carrier := map[oncall.ContactKind]string{}
+	names := slices.Sorted(maps.Keys(c.Notify.Channels))
+	for _, kind := range []oncall.ContactKind{oncall.ContactEmail, oncall.ContactSlack, oncall.ContactTelegram} {
+		if name, ok := c.Notify.Contacts[string(kind)]; ok {
+			carrier[kind] = name
+			continue
+		}
+		for _, name := range names {
+			ch := c.Notify.Channels[name]
+			if ch.Type == string(kind) && (kind != oncall.ContactSlack || ch.TokenEnv != "") {
+				carrier[kind] = name
+				break
+			}
+		}
+	}
+	return func(kind oncall.ContactKind, address string) (escalation.Contact, error) {
+		if kind == oncall.ContactTeams {
+			n, err := teams.New(teams.Config{URL: address, Now: now, Limiter: lim})
+			if err != nil {
+				return escalation.Contact{}, errors.New("the user's teams_webhook is not a usable URL")
+			}
+			return escalation.Contact{Notifier: n}, nil
+		}
+		name, ok := carrier[kind]
+		if !ok {
+			return escalation.Contact{}, fmt.Errorf("no %s channel is configured to carry it; add one under notify.channels (or name one in notify.contacts.%s)", kind, kind)
+		}
+		return escalation.Contact{Notifier: notifiers[name], To: address, Channel: name}, nil
 	}
 }
 
@@ -161,8 +239,8 @@ func TemplateRenderer(lib *playbook.Library) func(m *notify.Message, inc *incide
 // secrets and the Telegram bots, with the users whose chat accounts are
 // linked. Telegram channels that poll get a poller each, run until ctx ends.
 // The Telegram clients are the notifiers NewNotifiers built.
-func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, notifiers map[string]notify.Notifier, lifecycle *respond.Service, linkSecret []byte, log *slog.Logger) (*chat.Handler, error) {
-	cfg := chat.Config{Respond: lifecycle, Users: c.Users, SlackSecrets: map[string]string{}, Telegram: map[string]chat.Telegram{},
+func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, notifiers map[string]notify.Notifier, lifecycle *respond.Service, users chat.Users, linkSecret []byte, log *slog.Logger) (*chat.Handler, error) {
+	cfg := chat.Config{Respond: lifecycle, Users: users, SlackSecrets: map[string]string{}, Telegram: map[string]chat.Telegram{},
 		LinkSecret: linkSecret, Logger: log}
 	var pollers []*telegram.Poller
 	for name, ch := range c.Notify.Channels {
@@ -209,14 +287,17 @@ func NewChat(ctx context.Context, c *config.Config, getenv func(string) string, 
 }
 
 // AckLinks gives email pages a signed Acknowledge link, valid for a day,
-// naming the mailbox it goes to.
-func AckLinks(c *config.Config, publicURL string, secret []byte, now func() time.Time) func(channel string, incidentID int64) string {
-	return func(channel string, incidentID int64) string {
+// naming the mailbox it goes to: the person's address for a page to a
+// person, else the channel's recipients.
+func AckLinks(c *config.Config, publicURL string, secret []byte, now func() time.Time) func(channel, to string, incidentID int64) string {
+	return func(channel, to string, incidentID int64) string {
 		ch, ok := c.Notify.Channels[channel]
 		if !ok || ch.Type != "email" || len(secret) == 0 {
 			return ""
 		}
-		to := strings.Join(ch.To, ",")
+		if to == "" {
+			to = strings.Join(ch.To, ",")
+		}
 		return email.SignLink(strings.TrimSuffix(publicURL, "/")+chat.EmailLinkPath, secret, incidentID, "ack", to, now().Add(24*time.Hour))
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/notify/email"
 	"github.com/firebreak-dev/firebreak/internal/notify/slack"
@@ -40,9 +41,9 @@ type Telegram struct {
 // Config sets up a Handler.
 type Config struct {
 	Respond *respond.Service
-	// Users are the people whose chat accounts are linked (slack_id,
-	// telegram_chat_id).
-	Users []oncall.User
+	// Users finds the Firebreak user whose chat account or mailbox pressed
+	// (slack_id, telegram_chat_id, email): the people directory.
+	Users Users
 	// SlackSecrets are the signing secrets of the Slack apps, by channel
 	// name: a callback verified by any of them is taken.
 	SlackSecrets map[string]string
@@ -55,6 +56,11 @@ type Config struct {
 	Now    func() time.Time
 	Client *http.Client
 	Logger *slog.Logger
+}
+
+// Users is the directory of people, as the chat handler needs it.
+type Users interface {
+	Find(ctx context.Context, match func(*oncall.User) bool) (*auth.User, error)
 }
 
 // Handler serves the chat callbacks.
@@ -102,10 +108,14 @@ func (h *Handler) emailLink(w http.ResponseWriter, r *http.Request) {
 		page(w, http.StatusForbidden, "This link is not valid", "It was changed or is not one Firebreak sent. Nothing changed.")
 		return
 	}
-	u := h.userBy(func(u *oncall.User) bool { return u.Email != "" && strings.EqualFold(u.Email, to) })
+	u, err := h.userBy(r.Context(), func(u *oncall.User) bool { return u.Email != "" && strings.EqualFold(u.Email, to) })
+	if err != nil {
+		page(w, http.StatusServiceUnavailable, "Try again", "Firebreak could not look the link up just now. Nothing changed.")
+		return
+	}
 	if u == nil {
 		page(w, http.StatusForbidden, "Not linked to a Firebreak user",
-			fmt.Sprintf("This mail went to %s, which is not the email of a Firebreak user, so nothing changed. Ask an admin to add it to your user in firebreak.yaml.", to))
+			fmt.Sprintf("This mail went to %s, which is not the email of a Firebreak user, so nothing changed. Ask an admin to add it to your user (firebreak user update NAME --email %s, or in firebreak.yaml).", to, to))
 		return
 	}
 	page(w, http.StatusOK, "Incident "+strconv.FormatInt(id, 10), h.act(r.Context(), u, action, id, "email"))
@@ -123,18 +133,21 @@ func page(w http.ResponseWriter, status int, title, text string) {
 
 // act applies an ack or resolve as the linked user and says what happened,
 // in words fit for the person who pressed the button.
-func (h *Handler) act(ctx context.Context, user *oncall.User, action string, incidentID int64, via string) string {
+func (h *Handler) act(ctx context.Context, user *auth.User, action string, incidentID int64, via string) string {
+	if !user.Role.Allows(auth.RoleResponder) {
+		return fmt.Sprintf("%s has the role %s, which may look but not act, so nothing changed. Ask an admin for the responder role.", user.Name(), user.Role)
+	}
 	kind := incident.ActionAck
 	verb := "acknowledged"
 	if action == "resolve" {
 		kind, verb = incident.ActionResolve, "resolved"
 	}
-	_, err := h.cfg.Respond.Act(ctx, incidentID, incident.Action{Kind: kind}, user.Name)
+	_, err := h.cfg.Respond.Act(ctx, incidentID, incident.Action{Kind: kind}, user.Name())
 	var de *incident.Error
 	switch {
 	case err == nil:
-		h.cfg.Logger.InfoContext(ctx, "incident changed from chat", "incident", incidentID, "action", action, "user", user.Name, "via", via)
-		return fmt.Sprintf("Incident %d %s by %s.", incidentID, verb, user.Name)
+		h.cfg.Logger.InfoContext(ctx, "incident changed from chat", "incident", incidentID, "action", action, "user", user.Name(), "via", via)
+		return fmt.Sprintf("Incident %d %s by %s.", incidentID, verb, user.Name())
 	case errors.As(err, &de) && (de.Code == incident.ECONFLICT || de.Code == incident.ENOTFOUND):
 		return fmt.Sprintf("Nothing changed: %s.", de.Message)
 	default:
@@ -143,13 +156,11 @@ func (h *Handler) act(ctx context.Context, user *oncall.User, action string, inc
 	}
 }
 
-func (h *Handler) userBy(match func(u *oncall.User) bool) *oncall.User {
-	for i := range h.cfg.Users {
-		if match(&h.cfg.Users[i]) {
-			return &h.cfg.Users[i]
-		}
+func (h *Handler) userBy(ctx context.Context, match func(u *oncall.User) bool) (*auth.User, error) {
+	if h.cfg.Users == nil {
+		return nil, nil
 	}
-	return nil
+	return h.cfg.Users.Find(ctx, match)
 }
 
 func (h *Handler) slackActions(w http.ResponseWriter, r *http.Request) {
@@ -181,9 +192,13 @@ func (h *Handler) slackActions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var reply string
-	if u := h.userBy(func(u *oncall.User) bool { return u.SlackID != "" && u.SlackID == a.UserID }); u == nil {
-		reply = fmt.Sprintf("Your Slack account (%s) is not linked to a Firebreak user, so nothing changed. Ask an admin to add slack_id: %s to your user in firebreak.yaml.", a.UserID, a.UserID)
-	} else {
+	u, err := h.userBy(r.Context(), func(u *oncall.User) bool { return u.SlackID != "" && u.SlackID == a.UserID })
+	switch {
+	case err != nil:
+		reply = "Firebreak could not look your account up just now; nothing changed. Try again."
+	case u == nil:
+		reply = fmt.Sprintf("Your Slack account (%s) is not linked to a Firebreak user, so nothing changed. Ask an admin to run: firebreak user link-slack YOUR_NAME %s", a.UserID, a.UserID)
+	default:
 		reply = h.act(r.Context(), u, a.ActionID, a.IncidentID, "slack")
 	}
 	if a.ResponseURL != "" {
@@ -237,14 +252,22 @@ func (h *Handler) HandleTelegram(ctx context.Context, bot Telegram, u telegram.U
 		return nil
 	}
 	q := u.CallbackQuery
-	if !bot.Client.Allowed(u) {
+	from := strconv.FormatInt(q.From.ID, 10)
+	usr, err := h.userBy(ctx, func(x *oncall.User) bool { return x.TelegramChatID != "" && x.TelegramChatID == from })
+	if err != nil {
+		_ = bot.Client.AnswerCallbackQuery(ctx, q.ID, "Firebreak could not look your account up just now; nothing changed. Try again.")
+		return fmt.Errorf("telegram: look up user %s: %w", from, err)
+	}
+	// A press counts from the chat Firebreak pages, or from the private
+	// chat of the linked user it pages directly.
+	private := q.Message != nil && usr != nil && strconv.FormatInt(q.Message.Chat.ID, 10) == usr.Contact.TelegramChatID
+	if !bot.Client.Allowed(u) && !private {
 		_ = bot.Client.AnswerCallbackQuery(ctx, q.ID, "This chat is not the one Firebreak pages; nothing changed.")
 		return errors.New("telegram: callback from a chat that is not configured")
 	}
-	from := strconv.FormatInt(q.From.ID, 10)
 	var reply string
-	if usr := h.userBy(func(x *oncall.User) bool { return x.TelegramChatID != "" && x.TelegramChatID == from }); usr == nil {
-		reply = fmt.Sprintf("Your Telegram account (%s) is not linked to a Firebreak user, so nothing changed. Ask an admin to add telegram_chat_id: %q to your user.", from, from)
+	if usr == nil {
+		reply = fmt.Sprintf("Your Telegram account (%s) is not linked to a Firebreak user, so nothing changed. Ask an admin to run: firebreak user link-telegram YOUR_NAME %s", from, from)
 	} else {
 		reply = h.act(ctx, usr, u.Action, u.IncidentID, "telegram")
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/notify/email"
 	"github.com/firebreak-dev/firebreak/internal/notify/telegram"
 	"github.com/firebreak-dev/firebreak/internal/oncall"
+	"github.com/firebreak-dev/firebreak/internal/people"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
@@ -68,8 +69,15 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	svc := respond.New(respond.Config{Store: st})
+	dir := people.New(st, oncall.Roster{Users: []oncall.User{
+		{Name: "alice", Email: "alice@example.com", SlackID: "U0ALICE", TelegramChatID: "4242"},
+		{Name: "vera", Email: "vera@example.com", SlackID: "U0VERA", TelegramChatID: "5151", Role: "viewer"},
+	}})
+	if err := dir.Sync(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	h := chat.New(chat.Config{Respond: svc,
-		Users:        []oncall.User{{Name: "alice", Email: "alice@example.com", SlackID: "U0ALICE", TelegramChatID: "4242"}},
+		Users:        dir,
 		LinkSecret:   []byte(linkSecret),
 		SlackSecrets: map[string]string{"ops-slack": slackSecret},
 		Telegram:     map[string]chat.Telegram{"ops-telegram": {Client: bot, SecretToken: "tg-secret"}}})
@@ -207,8 +215,23 @@ func TestTelegramButtons(t *testing.T) {
 	if !strings.Contains(b.lastReply(), "answerCallbackQuery") || !strings.Contains(b.lastReply(), "not linked") {
 		t.Fatalf("reply = %q", b.lastReply())
 	}
-	if r := b.telegramPress(4242, -100123, "ack:1", "tg-secret"); r.StatusCode != 200 {
-		t.Fatalf("ack: %d", r.StatusCode)
+	// A viewer may look but not act.
+	if r := b.telegramPress(5151, -100123, "ack:1", "tg-secret"); r.StatusCode != 200 {
+		t.Fatalf("viewer: %d", r.StatusCode)
+	}
+	if st, _ := b.status(); st != incident.StatusTriggered {
+		t.Fatalf("a viewer's press changed the incident: %s", st)
+	}
+	if !strings.Contains(b.lastReply(), "role viewer") {
+		t.Fatalf("reply to a viewer = %q", b.lastReply())
+	}
+	// Pages to a person go to their private chat (chat id = user id);
+	// another user's private chat is refused.
+	if r := b.telegramPress(4242, 5151, "ack:1", "tg-secret"); r.StatusCode != 403 {
+		t.Fatalf("alice pressing in vera's private chat: %d", r.StatusCode)
+	}
+	if r := b.telegramPress(4242, 4242, "ack:1", "tg-secret"); r.StatusCode != 200 {
+		t.Fatalf("ack from alice's private chat: %d", r.StatusCode)
 	}
 	if st, who := b.status(); st != incident.StatusAcknowledged || who != "alice" {
 		t.Fatalf("after alice's ack: %s by %q", st, who)

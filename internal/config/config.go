@@ -223,6 +223,13 @@ func (c *Config) resolvePaths(dir string) {
 		t.Kubeconfig = rel(t.Kubeconfig)
 		c.Targets.Kube[name] = t
 	}
+	for name, ch := range c.Notify.Channels {
+		ch.TemplateFile = rel(ch.TemplateFile)
+		c.Notify.Channels[name] = ch
+	}
+	for i := range c.Users {
+		c.Users[i].TeamsWebhookFile = rel(c.Users[i].TeamsWebhookFile)
+	}
 }
 
 func (c *Config) applyEnv(getenv func(string) string) error {

@@ -2,9 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -20,6 +22,17 @@ type Notify struct {
 		Threshold int      `yaml:"threshold"`
 		Window    Duration `yaml:"window"`
 	} `yaml:"storm"`
+	// Contacts name the channel whose credentials carry a page to a
+	// person's own contact method, by kind (email, slack, telegram): the
+	// Slack bot that writes to a member, the Telegram bot that writes to a
+	// user's chat, the SMTP server that mails them. Unset kinds use the
+	// first configured channel of that type, by name. Teams contacts are
+	// webhooks of their own and need no carrier.
+	Contacts map[string]string `yaml:"contacts"`
+	// Customer names the channels a responder may send customer
+	// communication through (by hand, never automatically); default every
+	// email and webhook channel.
+	Customer []string `yaml:"customer"`
 }
 
 // Channel is one place notifications go: a chat, a mailbox, a webhook.
@@ -57,13 +70,24 @@ type Channel struct {
 	PasswordEnv string   `yaml:"password_env"`
 	// TLS is mandatory (STARTTLS required, the default) or opportunistic.
 	TLS string `yaml:"tls"`
+	// Template, or TemplateFile, replaces the playbook's Internal Alert
+	// Notification for this channel: the same [Placeholder] syntax, filled
+	// with the same incident fields.
+	Template     string `yaml:"template"`
+	TemplateFile string `yaml:"template_file"`
 }
 
 // Policy is an escalation policy: which channels each level of the
 // playbook's escalation matrix pages, for which incidents.
 type Policy struct {
-	// Levels maps a level number of the matrix to channel names.
+	// Levels maps a level number of the matrix to its targets: channel
+	// names, and people as "user:NAME", "team:NAME" (every member) or
+	// "rotation:NAME" (whoever is on call when the level is paged), each
+	// reached through their own contact methods.
 	Levels map[int][]string `yaml:"levels"`
+	// NotifyOn lists the events the policy sends: opened, escalated,
+	// acknowledged, resolved, approval_needed, sla_breach. Empty means all.
+	NotifyOn []string `yaml:"notify_on"`
 	// Repeat is how often the last level is paged again when nobody
 	// acknowledges (0: once).
 	Repeat int `yaml:"repeat"`
@@ -117,13 +141,18 @@ func (c *Config) validateNotify() error {
 				return fmt.Errorf("%s.levels.%d: names no channel", at, level)
 			}
 			for i, ch := range chans {
-				if _, ok := c.Notify.Channels[ch]; !ok {
-					return fmt.Errorf("%s.levels.%d[%d]: no channel %q under notify.channels (configured: %s)", at, level, i, ch, strings.Join(names, ", "))
+				if err := c.validateTarget(fmt.Sprintf("%s.levels.%d[%d]", at, level, i), ch, names); err != nil {
+					return err
 				}
 			}
 		}
 		if p.Repeat < 0 || p.Repeat > 100 {
 			return fmt.Errorf("%s.repeat: %d is not between 0 and 100", at, p.Repeat)
+		}
+		for i, ev := range p.NotifyOn {
+			if !slices.Contains(Events, ev) {
+				return fmt.Errorf("%s.notify_on[%d]: %q is not one of %s", at, i, ev, strings.Join(Events, ", "))
+			}
 		}
 		for i, s := range p.Severities {
 			switch s {
@@ -133,7 +162,84 @@ func (c *Config) validateNotify() error {
 			}
 		}
 	}
+	kinds := slices.Sorted(maps.Keys(c.Notify.Contacts))
+	for _, kind := range kinds {
+		name := c.Notify.Contacts[kind]
+		at := "notify.contacts." + kind
+		want := map[string]string{"email": "email", "slack": "slack", "telegram": "telegram"}[kind]
+		if want == "" {
+			return fmt.Errorf("%s: %q is not a contact kind with a carrier: email, slack or telegram", at, kind)
+		}
+		ch, ok := c.Notify.Channels[name]
+		if !ok {
+			return fmt.Errorf("%s: no channel %q under notify.channels", at, name)
+		}
+		if ch.Type != want {
+			return fmt.Errorf("%s: channel %q is a %s channel, not %s", at, name, ch.Type, want)
+		}
+		if kind == "slack" && ch.TokenEnv == "" {
+			return fmt.Errorf("%s: channel %q has no token_env; writing to a member needs the Web API, not a webhook", at, name)
+		}
+	}
+	for i, name := range c.Notify.Customer {
+		if _, ok := c.Notify.Channels[name]; !ok {
+			return fmt.Errorf("notify.customer[%d]: no channel %q under notify.channels", i, name)
+		}
+	}
 	return nil
+}
+
+// EscalationTargets returns every target of every policy's levels, by the
+// field it is at ("escalation.default.levels.2[0]").
+func (c *Config) EscalationTargets() map[string]string {
+	out := map[string]string{}
+	for name, p := range c.Escalation {
+		for level, targets := range p.Levels {
+			for i, t := range targets {
+				out[fmt.Sprintf("escalation.%s.levels.%d[%d]", name, level, i)] = t
+			}
+		}
+	}
+	return out
+}
+
+// Events are the notification events a policy can choose with notify_on.
+var Events = []string{"opened", "escalated", "acknowledged", "resolved", "approval_needed", "sla_breach"}
+
+// validateTarget checks one target of an escalation level: a channel, or a
+// user, team or rotation. A user may also be one made with `firebreak user
+// create`, which only the database knows; serve checks those at start.
+func (c *Config) validateTarget(at, target string, channels []string) error {
+	kind, name, person := strings.Cut(target, ":")
+	if !person {
+		if _, ok := c.Notify.Channels[target]; !ok {
+			return fmt.Errorf("%s: no channel %q under notify.channels (configured: %s); people are user:NAME, team:NAME or rotation:NAME",
+				at, target, strings.Join(channels, ", "))
+		}
+		return nil
+	}
+	if name == "" {
+		return fmt.Errorf("%s: %q names no %s", at, target, kind)
+	}
+	switch kind {
+	case "user":
+		return nil
+	case "team":
+		for _, t := range c.Teams {
+			if t.Name == name {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: no team %q under teams:", at, name)
+	case "rotation":
+		for _, r := range c.Rotations {
+			if r.Name == name {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: no rotation %q under rotations:", at, name)
+	}
+	return fmt.Errorf("%s: %q is not a channel, user:NAME, team:NAME or rotation:NAME", at, target)
 }
 
 func (ch Channel) validate(at string) error {
@@ -155,6 +261,9 @@ func (ch Channel) validate(at string) error {
 	}
 	if err := httpURL("api_url", ch.APIURL); err != nil {
 		return err
+	}
+	if ch.Template != "" && ch.TemplateFile != "" {
+		return fmt.Errorf("%s.template_file: set template or template_file, not both", at)
 	}
 	switch ch.Type {
 	case "webhook":

@@ -6,11 +6,15 @@
 // (L1 at once, L2 at 15 min, L3 at 30 min in the reference playbook), in
 // the transaction that opened the incident. An escalation job that comes
 // due while the incident is still unacknowledged pages its level's
-// channels: it writes one delivery job per channel, keyed by incident,
-// event, level and channel, so a page is sent once however many instances
-// run. Acknowledging or resolving cancels the waiting escalation jobs by
-// key prefix and tells the levels already paged. Every page, escalation and
-// delivery attempt is on the incident's timeline.
+// targets: channels, and people (a user, a team's members, a rotation's
+// person on call at that moment) through their own contact methods. Each
+// page is one delivery job per target, keyed by incident, event, level and
+// target, so a page is sent once however many instances run.
+// Acknowledging or resolving cancels the waiting escalation jobs by key
+// prefix and tells the targets already paged; in Slack and Telegram the
+// original message is changed in place and the news is posted as a reply
+// to it. Every page, escalation and delivery attempt is on the incident's
+// timeline.
 //
 // Timers are durable jobs on the injected clock: a server restarted during
 // a wait escalates on time, or at once if the moment passed while it was
@@ -22,6 +26,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,6 +34,8 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/notify"
+	"github.com/firebreak-dev/firebreak/internal/oncall"
+	"github.com/firebreak-dev/firebreak/internal/people"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
@@ -49,31 +56,29 @@ type Storm struct {
 	Window    time.Duration
 }
 
-// Policy says which channels each level pages, for which incidents.
+// Policy says which targets each level pages, for which incidents.
 type Policy struct {
 	Name string
-	// Levels maps a level of the matrix to channel names.
+	// Levels maps a level of the matrix to its targets: channel names, or
+	// "user:NAME", "team:NAME" and "rotation:NAME".
 	Levels map[int][]string
 	// Repeat is how often the last level is paged again (0: once).
 	Repeat int
 	// Severities and Services choose incidents; empty means all.
 	Severities []string
 	Services   []string
+	// NotifyOn lists the events sent; empty means all.
+	NotifyOn []notify.Event
 }
 
 func (p *Policy) covers(inc *incident.Incident) bool {
-	match := func(list []string, v string) bool {
-		if len(list) == 0 {
-			return true
-		}
-		for _, x := range list {
-			if x == v {
-				return true
-			}
-		}
-		return false
-	}
+	match := func(list []string, v string) bool { return len(list) == 0 || slices.Contains(list, v) }
 	return match(p.Severities, string(inc.Severity)) && match(p.Services, inc.Service)
+}
+
+// sends reports whether the policy sends event.
+func (p *Policy) sends(ev notify.Event) bool {
+	return len(p.NotifyOn) == 0 || slices.Contains(p.NotifyOn, ev)
 }
 
 // Level is one level of an escalation matrix with when it is paged.
@@ -91,6 +96,15 @@ type Level struct {
 var DefaultMatrix = []Level{{Number: 1, Role: "on-call", After: 0}, {Number: 2, Role: "level 2", After: 15 * time.Minute},
 	{Number: 3, Role: "level 3", After: 30 * time.Minute}}
 
+// Contact is how a page reaches one contact method of a person: the
+// notifier that carries it, the address to send to (Message.To) and the
+// name of the carrier channel, whose template the page uses.
+type Contact struct {
+	Notifier notify.Notifier
+	To       string
+	Channel  string
+}
+
 // Config sets up an Engine.
 type Config struct {
 	Store     store.Store
@@ -101,16 +115,23 @@ type Config struct {
 	Policies []Policy
 	// Channels are the notifiers by channel name.
 	Channels map[string]notify.Notifier
-	// Render renders a message's text; nil uses a plain summary.
-	Render func(m *notify.Message, inc *incident.Incident) string
+	// People resolves user:, team: and rotation: targets; nil pages
+	// channels only.
+	People *people.Directory
+	// Contact builds the way to one contact method of a person, or says
+	// why there is none (no carrier channel of that kind is configured).
+	Contact func(kind oncall.ContactKind, address string) (Contact, error)
+	// Render renders a message's text for a channel; nil uses a plain
+	// summary.
+	Render func(channel string, m *notify.Message, inc *incident.Incident) string
 	// BaseURL is Firebreak's external URL, for links to incidents.
 	BaseURL string
 	// Observe, when set, is told each delivery attempt's outcome (sent,
 	// retrying, failed), for metrics.
 	Observe func(channel, outcome string)
 	// AckLink, when set, gives a signed Acknowledge link for a page sent
-	// through a channel without buttons (email), or "".
-	AckLink func(channel string, incidentID int64) string
+	// through a channel without buttons (email) to the address to, or "".
+	AckLink func(channel, to string, incidentID int64) string
 	// Storm bundles openings per channel; zero values mean 5 per minute.
 	Storm  Storm
 	Now    func() time.Time
@@ -149,6 +170,15 @@ func (e *Engine) now() time.Time { return e.cfg.Now().UTC() }
 func (e *Engine) policy(inc *incident.Incident) *Policy {
 	for i := range e.cfg.Policies {
 		if e.cfg.Policies[i].covers(inc) {
+			return &e.cfg.Policies[i]
+		}
+	}
+	return nil
+}
+
+func (e *Engine) policyNamed(name string) *Policy {
+	for i := range e.cfg.Policies {
+		if e.cfg.Policies[i].Name == name {
 			return &e.cfg.Policies[i]
 		}
 	}
@@ -204,18 +234,12 @@ type pagePayload struct {
 	Policy     string `json:"policy"`
 }
 
-type deliverPayload struct {
-	IncidentID int64        `json:"incident_id"`
-	Event      notify.Event `json:"event"`
-	Level      int          `json:"level"`
-	Channel    string       `json:"channel"`
-}
-
 func escalateKey(incidentID int64) string { return fmt.Sprintf("escalate/%d/", incidentID) }
 
 // OnChange is the lifecycle hook: it schedules the pages of an opened
-// incident, and on acknowledge or resolve cancels what waits and tells the
-// levels already paged.
+// incident, pages the next level when a responder escalates by hand, and
+// on acknowledge or resolve cancels what waits and tells the targets
+// already paged.
 func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) error {
 	for _, inc := range c.Opened {
 		p := e.policy(inc)
@@ -233,8 +257,15 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 	var stopped []int64
 	event := notify.EventResolved
 	stopped = append(stopped, c.Resolved...)
-	if c.Action != nil && c.Action.Kind == incident.ActionAck && c.Incident != nil {
-		stopped, event = append(stopped, c.Incident.ID), notify.EventAcknowledged
+	if c.Action != nil && c.Incident != nil {
+		switch c.Action.Kind {
+		case incident.ActionAck:
+			stopped, event = append(stopped, c.Incident.ID), notify.EventAcknowledged
+		case incident.ActionEscalate:
+			if err := e.escalateNow(ctx, tx, c.Incident, c.Actor); err != nil {
+				return err
+			}
+		}
 	}
 	for _, id := range stopped {
 		if err := e.stop(ctx, tx, id, event, c.At); err != nil {
@@ -265,6 +296,9 @@ func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incide
 // incident holds steps that wait for approval. The step engine's hook runs
 // first in the same transaction, so the steps are there.
 func (e *Engine) approvalsNeeded(ctx context.Context, tx store.Tx, inc *incident.Incident, p *Policy, matrix []Level) error {
+	if !p.sends(notify.EventApprovalNeeded) || len(matrix) == 0 {
+		return nil
+	}
 	steps, err := tx.OpenSteps(ctx, inc.ID)
 	if err != nil {
 		return err
@@ -275,56 +309,31 @@ func (e *Engine) approvalsNeeded(ctx context.Context, tx store.Tx, inc *incident
 			waiting++
 		}
 	}
-	if waiting == 0 || len(matrix) == 0 {
+	if waiting == 0 {
 		return nil
 	}
 	first := matrix[0].Number
-	var jobs []job.NewJob
-	for _, ch := range p.Levels[first] {
-		jobs = append(jobs, e.deliveryJob(inc.ID, notify.EventApprovalNeeded, first, ch))
+	d := e.deliveries(ctx, inc.ID, notify.EventApprovalNeeded, first, p.Levels[first], "")
+	if err := e.noteUnreachable(ctx, tx, inc.ID, d.problems); err != nil {
+		return err
 	}
-	if len(jobs) == 0 {
+	if len(d.jobs) == 0 {
 		return nil
 	}
-	_, err = e.cfg.Queue.Insert(ctx, tx, jobs...)
+	_, err = e.cfg.Queue.Insert(ctx, tx, d.jobs...)
 	return err
 }
 
 // stop cancels the pages still waiting for an incident and tells the
-// channels of the levels already paged.
+// targets already paged.
 func (e *Engine) stop(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event, at time.Time) error {
 	n, err := e.cfg.Queue.Cancel(ctx, tx, job.CancelParams{KeyPrefix: escalateKey(incidentID)})
 	if err != nil {
 		return err
 	}
-	incs, err := tx.IncidentsByID(ctx, []int64{incidentID})
-	if err != nil || incs[incidentID] == nil {
-		return err
-	}
-	inc := incs[incidentID]
-	p := e.policy(inc)
-	if p == nil {
-		return nil
-	}
-	paged, err := e.pagedLevels(ctx, incidentID)
+	told, err := e.tellPaged(ctx, tx, incidentID, event)
 	if err != nil {
 		return err
-	}
-	var jobs []job.NewJob
-	var told []string
-	for _, lv := range e.Matrix(ctx, incidentID) {
-		if !paged[lv.Number] {
-			continue
-		}
-		for _, ch := range p.Levels[lv.Number] {
-			jobs = append(jobs, e.deliveryJob(incidentID, event, lv.Number, ch))
-			told = append(told, ch)
-		}
-	}
-	if len(jobs) > 0 {
-		if _, err := e.cfg.Queue.Insert(ctx, tx, jobs...); err != nil {
-			return err
-		}
 	}
 	if n == 0 && len(told) == 0 {
 		return nil
@@ -340,37 +349,93 @@ func (e *Engine) stop(ctx context.Context, tx store.Tx, incidentID int64, event 
 		Kind: "escalation.stopped", Message: msg}})
 }
 
-// pagedLevels reads from the timeline which levels were paged.
-func (e *Engine) pagedLevels(ctx context.Context, incidentID int64) (map[int]bool, error) {
-	out := map[int]bool{}
+// Tell sends event to every target already paged for an incident, in tx,
+// when its policy sends that event. It returns the targets told. The phase
+// clocks use it for SLA breaches.
+func (e *Engine) Tell(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event) ([]string, error) {
+	return e.tellPaged(ctx, tx, incidentID, event)
+}
+
+func (e *Engine) tellPaged(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event) ([]string, error) {
+	incs, err := tx.IncidentsByID(ctx, []int64{incidentID})
+	if err != nil || incs[incidentID] == nil {
+		return nil, err
+	}
+	p := e.policy(incs[incidentID])
+	if p == nil || !p.sends(event) {
+		return nil, nil
+	}
+	paged, err := e.pagedTargets(ctx, incidentID)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []job.NewJob
+	var told []string
+	for _, pt := range paged {
+		jobs = append(jobs, e.deliveryJob(incidentID, event, pt.level, pt.target, ""))
+		told = append(told, pt.target)
+	}
+	if len(jobs) > 0 {
+		if _, err := e.cfg.Queue.Insert(ctx, tx, jobs...); err != nil {
+			return nil, err
+		}
+	}
+	return told, nil
+}
+
+type pagedTarget struct {
+	level  int
+	target string
+}
+
+// pagedTargets reads from the timeline which delivery targets were paged,
+// each once, at the first level that paged it.
+func (e *Engine) pagedTargets(ctx context.Context, incidentID int64) ([]pagedTarget, error) {
+	var out []pagedTarget
+	seen := map[string]bool{}
+	err := e.scanTimeline(ctx, incidentID, func(en *incident.TimelineEntry) {
+		if en.Kind != "escalation.paged" {
+			return
+		}
+		var d struct {
+			Level      int      `json:"level"`
+			Channels   []string `json:"channels"`
+			Deliveries []string `json:"deliveries"`
+		}
+		if json.Unmarshal(en.Data, &d) != nil {
+			return
+		}
+		targets := d.Deliveries
+		if targets == nil {
+			targets = d.Channels // entries written before people could be paged
+		}
+		for _, t := range targets {
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, pagedTarget{level: d.Level, target: t})
+			}
+		}
+	})
+	return out, err
+}
+
+// scanTimeline calls fn for each entry of an incident's timeline, oldest
+// first.
+func (e *Engine) scanTimeline(ctx context.Context, incidentID int64, fn func(*incident.TimelineEntry)) error {
 	var after int64
 	for {
 		page, err := e.cfg.Store.ListTimeline(ctx, store.ListTimelineParams{IncidentID: incidentID, AfterID: after, Limit: 500})
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, en := range page {
-			if en.Kind != "escalation.paged" {
-				continue
-			}
-			var d struct {
-				Level int `json:"level"`
-			}
-			if json.Unmarshal(en.Data, &d) == nil {
-				out[d.Level] = true
-			}
+		for i := range page {
+			fn(&page[i])
 		}
 		if len(page) < 500 {
-			return out, nil
+			return nil
 		}
 		after = page[len(page)-1].ID
 	}
-}
-
-func (e *Engine) deliveryJob(incidentID int64, event notify.Event, level int, channel string) job.NewJob {
-	payload, _ := json.Marshal(deliverPayload{IncidentID: incidentID, Event: event, Level: level, Channel: channel})
-	return job.NewJob{Kind: KindDeliver, Key: fmt.Sprintf("notify/%d/%s/%d/%s", incidentID, event, level, channel),
-		Payload: payload, MaxAttempts: 8}
 }
 
 // page is the handler of an escalation job that came due.
@@ -388,307 +453,140 @@ func (e *Engine) page(ctx context.Context, j *job.Job) error {
 		if inc == nil || inc.Status != incident.StatusTriggered {
 			return nil // acknowledged or resolved meanwhile
 		}
-		var pol *Policy
-		for i := range e.cfg.Policies {
-			if e.cfg.Policies[i].Name == p.Policy {
-				pol = &e.cfg.Policies[i]
-			}
-		}
+		pol := e.policyNamed(p.Policy)
 		if pol == nil {
 			return nil
 		}
-		matrix := e.Matrix(ctx, inc.ID)
-		var lv Level
-		for _, l := range matrix {
-			if l.Number == p.Level {
-				lv = l
-			}
+		return e.pageLevel(ctx, tx, inc, pol, p.Level, p.Repeat, "")
+	})
+}
+
+// pageLevel pages one level of the matrix in tx: a delivery job per
+// target, the next repeat of the last level, and the timeline entry. actor
+// is the responder who escalated by hand, or "".
+func (e *Engine) pageLevel(ctx context.Context, tx store.Tx, inc *incident.Incident, pol *Policy, level, repeat int, actor string) error {
+	matrix := e.Matrix(ctx, inc.ID)
+	var lv Level
+	for _, l := range matrix {
+		if l.Number == level {
+			lv = l
 		}
-		event := notify.EventOpened
-		if p.Level > matrix[0].Number || p.Repeat > 0 {
-			event = notify.EventEscalated
+	}
+	event := notify.EventOpened
+	if level > matrix[0].Number || repeat > 0 || actor != "" {
+		event = notify.EventEscalated
+	}
+	targets := pol.Levels[level]
+	key := ""
+	switch {
+	case actor != "":
+		key = fmt.Sprintf("/manual-%d", e.now().UnixMicro())
+	case repeat > 0:
+		key = fmt.Sprintf("/repeat-%d", repeat)
+	}
+	d := deliveries{}
+	if pol.sends(event) {
+		d = e.deliveries(ctx, inc.ID, event, level, targets, key)
+	}
+	jobs := d.jobs
+	last := matrix[len(matrix)-1].Number == level
+	if actor == "" && last && repeat < pol.Repeat {
+		every := lv.Every
+		if every <= 0 {
+			every = 15 * time.Minute
 		}
-		chans := pol.Levels[p.Level]
-		var jobs []job.NewJob
-		for _, ch := range chans {
-			nj := e.deliveryJob(inc.ID, event, p.Level, ch)
-			if p.Repeat > 0 {
-				nj.Key += fmt.Sprintf("/repeat-%d", p.Repeat)
-			}
-			jobs = append(jobs, nj)
-		}
-		last := matrix[len(matrix)-1].Number == p.Level
-		if last && p.Repeat < pol.Repeat {
-			every := lv.Every
-			if every <= 0 {
-				every = 15 * time.Minute
-			}
-			payload, _ := json.Marshal(pagePayload{IncidentID: inc.ID, Level: p.Level, Repeat: p.Repeat + 1, Policy: p.Policy})
-			jobs = append(jobs, job.NewJob{Kind: KindEscalate, Key: fmt.Sprintf("%s%d/%d", escalateKey(inc.ID), p.Level, p.Repeat+1),
-				Payload: payload, RunAt: e.now().Add(every), MaxAttempts: 5})
-		}
+		payload, _ := json.Marshal(pagePayload{IncidentID: inc.ID, Level: level, Repeat: repeat + 1, Policy: pol.Name})
+		jobs = append(jobs, job.NewJob{Kind: KindEscalate, Key: fmt.Sprintf("%s%d/%d", escalateKey(inc.ID), level, repeat+1),
+			Payload: payload, RunAt: e.now().Add(every), MaxAttempts: 5})
+	}
+	if len(jobs) > 0 {
 		if _, err := e.cfg.Queue.Insert(ctx, tx, jobs...); err != nil {
 			return err
 		}
-		msg := fmt.Sprintf("Paged level %d (%s) through %s", p.Level, lv.Role, strings.Join(chans, ", "))
-		if event == notify.EventEscalated {
-			msg = fmt.Sprintf("Escalated to level %d (%s): not acknowledged within %s; paging %s", p.Level, lv.Role,
-				e.now().Sub(inc.StartedAt).Round(time.Second), strings.Join(chans, ", "))
-			if p.Repeat > 0 {
-				msg += fmt.Sprintf(" (repeat %d of %d)", p.Repeat, pol.Repeat)
-			}
+	}
+	if err := e.noteUnreachable(ctx, tx, inc.ID, d.problems); err != nil {
+		return err
+	}
+	who := strings.Join(d.described, ", ")
+	if who == "" {
+		who = "nobody reachable"
+	}
+	msg := fmt.Sprintf("Paged level %d (%s): %s", level, lv.Role, who)
+	switch {
+	case actor != "":
+		msg = fmt.Sprintf("Escalated to level %d (%s) by %s; paging %s", level, lv.Role, actor, who)
+	case event == notify.EventEscalated:
+		msg = fmt.Sprintf("Escalated to level %d (%s): not acknowledged within %s; paging %s", level, lv.Role,
+			e.now().Sub(inc.StartedAt).Round(time.Second), who)
+		if repeat > 0 {
+			msg += fmt.Sprintf(" (repeat %d of %d)", repeat, pol.Repeat)
 		}
-		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: inc.ID, At: e.now(), Actor: incident.ActorSystem,
-			Kind: "escalation.paged", Message: msg,
-			Data: mustJSON(map[string]any{"level": p.Level, "role": lv.Role, "channels": chans, "repeat": p.Repeat})}})
-	})
+	}
+	if !pol.sends(event) {
+		msg += fmt.Sprintf(" (policy %s does not send %s notifications)", pol.Name, event)
+	}
+	entryActor := incident.ActorSystem
+	if actor != "" {
+		entryActor = actor
+	}
+	return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: inc.ID, At: e.now(), Actor: entryActor,
+		Kind: "escalation.paged", Message: msg,
+		Data: mustJSON(map[string]any{"level": level, "role": lv.Role, "channels": targets, "deliveries": d.targets, "repeat": repeat,
+			"manual": actor != ""})}})
 }
 
-// deliver is the handler of a delivery job: it sends one message through
-// one channel and records the attempt on the timeline.
-func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
-	var p deliverPayload
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return job.Permanent(fmt.Errorf("delivery job %d: %w", j.ID, err))
+// escalateNow pages the level after the highest one paged so far (the last
+// level again when all were), for a responder who asked for more help. The
+// level's own timer, if it still waits, is cancelled: it was paged now.
+func (e *Engine) escalateNow(ctx context.Context, tx store.Tx, inc *incident.Incident, actor string) error {
+	pol := e.policy(inc)
+	if pol == nil {
+		return incident.Errorf(incident.ECONFLICT, "no escalation policy covers incident %d; add one under escalation: in the configuration", inc.ID)
 	}
-	inc, err := e.cfg.Store.GetIncident(ctx, p.IncidentID)
+	paged, err := e.pagedTargets(ctx, inc.ID)
 	if err != nil {
 		return err
 	}
-	if p.Event == notify.EventOpened {
-		bundled, err := e.stormCheck(ctx, inc, p.Channel)
-		if err != nil {
-			return err
-		}
-		if bundled {
-			return nil
-		}
+	highest := 0
+	for _, pt := range paged {
+		highest = max(highest, pt.level)
 	}
-	n := e.cfg.Channels[p.Channel]
-	if n == nil {
-		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed: no such channel is configured", p.Channel), p, j.Attempts, "")
-		return job.Permanent(fmt.Errorf("channel %q is not configured", p.Channel))
-	}
-	m := notify.Message{
-		Event: p.Event, Level: p.Level, IdempotencyKey: j.Key,
-		Incident: notify.Incident{ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Status: string(inc.Status),
-			Service: inc.Service, URL: e.incidentURL(inc.ID), Responder: inc.Responder, StartedAt: inc.StartedAt},
-		Actions: p.Event == notify.EventOpened || p.Event == notify.EventEscalated,
-	}
-	if m.Actions && e.cfg.AckLink != nil {
-		m.AckURL = e.cfg.AckLink(p.Channel, inc.ID)
-	}
-	m.Title = fmt.Sprintf("%s: %s", eventWord(p.Event), inc.Title)
-	switch {
-	case p.Event == notify.EventApprovalNeeded:
-		m.Text = e.approvalText(ctx, inc)
-	case e.cfg.Render != nil:
-		m.Text = e.cfg.Render(&m, inc)
-	default:
-		m.Text = plainText(&m, inc)
-	}
-	_, err = n.Notify(ctx, m)
-	if err == nil {
-		e.record(ctx, inc.ID, "notification.sent", fmt.Sprintf("Notified %s: %s (level %d)", p.Channel, eventWord(p.Event), p.Level), p, j.Attempts, "")
-		return nil
-	}
-	if retry, _ := notify.Retryable(err); !retry || j.Attempts >= j.MaxAttempts {
-		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed for good after %d attempt(s): %v", p.Channel, j.Attempts, err), p, j.Attempts, err.Error())
-		return job.Permanent(err)
-	}
-	e.record(ctx, inc.ID, "notification.retrying", fmt.Sprintf("Notification to %s failed (attempt %d): %v; retrying", p.Channel, j.Attempts, err), p, j.Attempts, err.Error())
-	return jobOutcome(err)
-}
-
-// jobOutcome tells the queue what a failed delivery means: retry after
-// the service's Retry-After, retry with backoff, or give up (4xx).
-func jobOutcome(err error) error {
-	retry, after := notify.Retryable(err)
-	switch {
-	case !retry:
-		return job.Permanent(err)
-	case after > 0:
-		return job.RetryAfter(err, after)
-	}
-	return err
-}
-
-func (e *Engine) record(ctx context.Context, incidentID int64, kind incident.EventKind, msg string, p deliverPayload, attempt int, errText string) {
-	if e.cfg.Observe != nil {
-		e.cfg.Observe(p.Channel, strings.TrimPrefix(string(kind), "notification."))
-	}
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: incidentID, At: e.now(), Actor: incident.ActorSystem,
-			Kind: kind, Message: msg, Data: mustJSON(map[string]any{"channel": p.Channel, "event": p.Event, "level": p.Level,
-				"attempt": attempt, "error": errText})}})
-	})
-	if err != nil {
-		e.cfg.Logger.WarnContext(ctx, "record a notification on the timeline", "incident", incidentID, "err", err)
-	}
-}
-
-func (e *Engine) incidentURL(id int64) string {
-	if e.cfg.BaseURL == "" {
-		return ""
-	}
-	return fmt.Sprintf("%s/incidents/%d", strings.TrimSuffix(e.cfg.BaseURL, "/"), id)
-}
-
-// stormState is what a channel's storm window holds, kept as a setting.
-type stormState struct {
-	Sent    int     `json:"sent"`
-	Bundled []int64 `json:"bundled,omitempty"`
-	More    int     `json:"more,omitempty"` // bundled beyond the listed IDs
-}
-
-const stormListed = 1000
-
-func stormKey(channel string, window time.Time) string {
-	return fmt.Sprintf("storm/%s/%d", channel, window.Unix())
-}
-
-// stormCheck counts an opening page for a channel in the current window.
-// Past the threshold it bundles the incident into the window's summary,
-// which one job sends when the window ends, and reports true.
-func (e *Engine) stormCheck(ctx context.Context, inc *incident.Incident, channel string) (bool, error) {
-	now := e.now()
-	// The window is that of the opening, so a page that goes out late
-	// still counts where its incident opened.
-	window := inc.StartedAt.UTC().Truncate(e.cfg.Storm.Window)
-	bundled := false
-	err := e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		key := stormKey(channel, window)
-		var st stormState
-		if v, err := tx.GetSetting(ctx, key); err != nil {
-			return err
-		} else if v != "" {
-			if err := json.Unmarshal([]byte(v), &st); err != nil {
-				return err
-			}
-		}
-		bundled = st.Sent >= e.cfg.Storm.Threshold
-		if !bundled {
-			st.Sent++
-		} else {
-			if len(st.Bundled) < stormListed {
-				st.Bundled = append(st.Bundled, inc.ID)
-			} else {
-				st.More++
-			}
-			payload, _ := json.Marshal(map[string]any{"channel": channel, "window": window.Unix()})
-			runAt := window.Add(e.cfg.Storm.Window)
-			if runAt.Before(now) {
-				runAt = now
-			}
-			if _, err := e.cfg.Queue.Insert(ctx, tx, job.NewJob{Kind: KindStorm, Key: "storm/" + channel + "/" + fmt.Sprint(window.Unix()),
-				Payload: payload, RunAt: runAt, MaxAttempts: 8}); err != nil {
-				return err
-			}
-			if err := tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: inc.ID, At: now, Actor: incident.ActorSystem,
-				Kind: "notification.bundled", Message: fmt.Sprintf("Alert storm: %s already had %d pages this minute; this incident goes into one summary at %s",
-					channel, st.Sent, window.Add(e.cfg.Storm.Window).Format(time.TimeOnly))}}); err != nil {
-				return err
-			}
-		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		return tx.SetSetting(ctx, key, string(b))
-	})
-	return bundled, err
-}
-
-// stormSummary sends a window's bundled openings as one message.
-func (e *Engine) stormSummary(ctx context.Context, j *job.Job) error {
-	var p struct {
-		Channel string `json:"channel"`
-		Window  int64  `json:"window"`
-	}
-	if err := json.Unmarshal(j.Payload, &p); err != nil {
-		return job.Permanent(err)
-	}
-	v, err := e.cfg.Store.ReadSetting(ctx, stormKey(p.Channel, time.Unix(p.Window, 0)))
-	if err != nil || v == "" {
-		return err
-	}
-	var st stormState
-	if err := json.Unmarshal([]byte(v), &st); err != nil {
-		return job.Permanent(err)
-	}
-	total := len(st.Bundled) + st.More
-	if total == 0 {
-		return nil
-	}
-	n := e.cfg.Channels[p.Channel]
-	if n == nil {
-		return job.Permanent(fmt.Errorf("channel %q is not configured", p.Channel))
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "+%d more incidents opened in this alert storm:", total)
-	for i, id := range st.Bundled {
-		if i == 20 {
-			fmt.Fprintf(&b, "\n… and %d more", total-20)
+	var next *Level
+	matrix := e.Matrix(ctx, inc.ID)
+	for i := range matrix {
+		if matrix[i].Number > highest && len(pol.Levels[matrix[i].Number]) > 0 {
+			next = &matrix[i]
 			break
 		}
-		title := fmt.Sprintf("incident %d", id)
-		if inc, err := e.cfg.Store.GetIncident(ctx, id); err == nil {
-			title = fmt.Sprintf("#%d %s (%s, %s)", id, inc.Title, inc.Severity, inc.Status)
-		}
-		fmt.Fprintf(&b, "\n- %s", title)
 	}
-	m := notify.Message{Event: notify.EventOpened, IdempotencyKey: j.Key, Title: fmt.Sprintf("Alert storm: +%d more incidents", total), Text: b.String(),
-		Incident: notify.Incident{Title: fmt.Sprintf("%d incidents", total), Severity: "critical", Status: "triggered", URL: strings.TrimSuffix(e.cfg.BaseURL, "/")}}
-	if _, err := n.Notify(ctx, m); err != nil {
-		return jobOutcome(err)
+	if next == nil {
+		for i := len(matrix) - 1; i >= 0; i-- {
+			if len(pol.Levels[matrix[i].Number]) > 0 {
+				next = &matrix[i]
+				break
+			}
+		}
 	}
-	if e.cfg.Observe != nil {
-		e.cfg.Observe(p.Channel, "sent")
+	if next == nil {
+		return incident.Errorf(incident.ECONFLICT, "policy %s pages no level of the matrix", pol.Name)
 	}
-	// What was summarised leaves the window's list; a page bundled after
-	// this summary gets a summary of its own.
-	key := stormKey(p.Channel, time.Unix(p.Window, 0))
-	return e.cfg.Store.InTx(ctx, func(tx store.Tx) error {
-		v, err := tx.GetSetting(ctx, key)
-		if err != nil || v == "" {
-			return err
-		}
-		var cur stormState
-		if err := json.Unmarshal([]byte(v), &cur); err != nil {
-			return err
-		}
-		cur.Bundled = cur.Bundled[min(len(st.Bundled), len(cur.Bundled)):]
-		cur.More = max(cur.More-st.More, 0)
-		b, err := json.Marshal(cur)
-		if err != nil {
-			return err
-		}
-		return tx.SetSetting(ctx, key, string(b))
-	})
+	if _, err := e.cfg.Queue.Cancel(ctx, tx, job.CancelParams{KeyPrefix: fmt.Sprintf("%s%d/", escalateKey(inc.ID), next.Number)}); err != nil {
+		return err
+	}
+	return e.pageLevel(ctx, tx, inc, pol, next.Number, 0, actor)
 }
 
-// approvalText lists the steps of an incident that wait for approval, and
-// says how to approve one.
-func (e *Engine) approvalText(ctx context.Context, inc *incident.Incident) string {
-	steps, err := e.cfg.Store.StepsOfIncident(ctx, inc.ID)
-	if err != nil {
-		return inc.Title + ": steps wait for approval"
+// noteUnreachable puts on the timeline the targets that reached nobody.
+func (e *Engine) noteUnreachable(ctx context.Context, tx store.Tx, incidentID int64, problems []string) error {
+	if len(problems) == 0 {
+		return nil
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: these steps wait for approval:", inc.Title)
-	n := 0
-	for _, s := range steps {
-		if s.Status != "awaiting_approval" {
-			continue
-		}
-		n++
-		fmt.Fprintf(&b, "\n- step %d: %s (%s %s)", s.ID, s.Name, s.Executor, s.Risk)
+	var entries []*incident.TimelineEntry
+	for _, p := range problems {
+		entries = append(entries, &incident.TimelineEntry{IncidentID: incidentID, At: e.now(), Actor: incident.ActorSystem,
+			Kind: "escalation.unreachable", Message: "Could not page: " + p})
 	}
-	if n == 0 {
-		return inc.Title + ": no step waits for approval any more"
-	}
-	b.WriteString("\nSee exactly what each runs with `firebreak steps show ID`, then `firebreak steps approve ID`.")
-	return b.String()
+	return tx.AppendTimeline(ctx, entries)
 }
 
 func eventWord(ev notify.Event) string {
@@ -707,19 +605,6 @@ func eventWord(ev notify.Event) string {
 		return "SLA breached"
 	}
 	return string(ev)
-}
-
-func plainText(m *notify.Message, inc *incident.Incident) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s\nSeverity: %s\nService: %s\nStatus: %s\nStarted: %s", inc.Title, inc.Severity, inc.Service, inc.Status,
-		inc.StartedAt.Format(time.RFC3339))
-	if inc.Responder != "" {
-		fmt.Fprintf(&b, "\nResponder: %s", inc.Responder)
-	}
-	if m.Incident.URL != "" {
-		fmt.Fprintf(&b, "\n%s", m.Incident.URL)
-	}
-	return b.String()
 }
 
 func mustJSON(v any) []byte {

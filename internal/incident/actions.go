@@ -28,6 +28,9 @@ const (
 	ActionAssign  ActionKind = "assign"
 	ActionUpdate  ActionKind = "update"
 	ActionNote    ActionKind = "note"
+	// ActionEscalate asks for the next level of the escalation matrix now;
+	// Text is the reason, if any. The status stays as it is.
+	ActionEscalate ActionKind = "escalate"
 )
 
 // Limits on what people write, so that a timeline stays readable.
@@ -121,6 +124,15 @@ func Act(ctx context.Context, tx Tx, id int64, act Action, actor string, now tim
 		add(KindUpdated, "Updated "+strings.Join(changes, "; "), data)
 	case ActionNote:
 		add(KindNote, act.Text, nil)
+	case ActionEscalate:
+		if inc.Status == StatusResolved {
+			return nil, Errorf(ECONFLICT, "incident %d is resolved; reopen it first", id)
+		}
+		msg := "Escalation requested by " + actor
+		if act.Text != "" {
+			msg += ": " + act.Text
+		}
+		add(KindEscalated, msg, map[string]string{"reason": act.Text})
 	}
 	inc.UpdatedAt = now
 	entries = append(PendingSummaries(inc, now), entries...)
@@ -146,6 +158,8 @@ func (a Action) validate() error {
 	switch a.Kind {
 	case ActionAck, ActionResolve, ActionReopen:
 		return nil
+	case ActionEscalate:
+		return checkText("reason", a.Text, maxField)
 	case ActionAssign:
 		return checkText("responder", a.Text, maxPerson)
 	case ActionNote:
@@ -167,5 +181,5 @@ func (a Action) validate() error {
 		}
 		return nil
 	}
-	return Errorf(EINVALID, "action: %q is not one of ack, resolve, reopen, assign, update, note", a.Kind)
+	return Errorf(EINVALID, "action: %q is not one of ack, resolve, reopen, assign, update, note, escalate", a.Kind)
 }

@@ -174,6 +174,7 @@ const (
 	KindUpdated      EventKind = "incident.updated"
 	KindSeverity     EventKind = "incident.severity"
 	KindNote         EventKind = "note"
+	KindEscalated    EventKind = "incident.escalate_requested"
 )
 
 // TimelineEntry is one append-only record of what happened to an incident.

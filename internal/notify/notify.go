@@ -60,8 +60,24 @@ type Message struct {
 	AckURL  string
 	// Ref, when set, is the channel's handle of an earlier message about
 	// this incident (a Slack ts, a Telegram message id): the channel
-	// updates that message in place instead of sending a new one.
+	// updates that message in place instead of sending a new one. Mail
+	// cannot change what it sent, so it sends a reply to that message.
 	Ref string
+	// Thread, when set, is the handle of an earlier message that this new
+	// one answers: a reply in its Slack thread, a Telegram reply.
+	Thread string
+	// To, when set, sends to one person instead of the channel's
+	// configured destination: a Slack member ID, a Telegram chat ID, an
+	// email address. Channels without such an address ignore it.
+	To string
+}
+
+// InPlace is a Notifier that changes the messages it sent when Ref is
+// set (Slack's chat.update, Telegram's editMessageText) and answers one
+// when Thread is set.
+type InPlace interface {
+	Notifier
+	UpdatesInPlace()
 }
 
 // Result is what a delivery produced.

@@ -24,6 +24,9 @@ type User struct {
 	TeamsWebhook string `json:"teams_webhook,omitempty" yaml:"teams_webhook,omitempty"`
 	// TeamsWebhookFile names a file holding TeamsWebhook; see LoadSecrets.
 	TeamsWebhookFile string `json:"teams_webhook_file,omitempty" yaml:"teams_webhook_file,omitempty"`
+	// Role is what the user may do when they sign in to the console or
+	// press a chat button: viewer, responder (the default) or admin.
+	Role string `json:"role,omitempty" yaml:"role,omitempty"`
 }
 
 // ContactKind is a way to reach a user.
@@ -83,8 +86,20 @@ var (
 )
 
 // Validate reports the first problem with u, as a *FieldError whose path
-// starts "users.<name>.".
+// starts "users.<name>.". A user of the configuration must be reachable.
 func (u *User) Validate() error {
+	if err := u.ValidateFields(); err != nil {
+		return err
+	}
+	if len(u.Contacts()) == 0 && u.TeamsWebhookFile == "" {
+		return fieldErrorf("users."+u.Name, "no contact method; set email, slack_id, telegram_chat_id or teams_webhook")
+	}
+	return nil
+}
+
+// ValidateFields checks each field that is set, and allows a user with no
+// contact method (one who only signs in to the console).
+func (u *User) ValidateFields() error {
 	if !nameRE.MatchString(u.Name) {
 		return fieldErrorf("users", "%q is not a user name (letters, digits and . _ @ + -)", u.Name)
 	}
@@ -111,8 +126,10 @@ func (u *User) Validate() error {
 			return fieldErrorf(path+"teams_webhook", "is not an https URL") // the URL is a secret
 		}
 	}
-	if len(u.Contacts()) == 0 && u.TeamsWebhookFile == "" {
-		return fieldErrorf(path[:len(path)-1], "no contact method; set email, slack_id, telegram_chat_id or teams_webhook")
+	switch u.Role {
+	case "", "viewer", "responder", "admin":
+	default:
+		return fieldErrorf(path+"role", "%q is not viewer, responder or admin", u.Role)
 	}
 	return nil
 }

@@ -47,6 +47,24 @@ type Store interface {
 	// Runs and steps, read outside a transaction.
 	run.Reader
 
+	// ListUsers returns every user, ordered by name.
+	ListUsers(ctx context.Context) ([]auth.User, error)
+	// UserByName finds a user; ENOTFOUND when there is none.
+	UserByName(ctx context.Context, name string) (*auth.User, error)
+	// SessionByHash finds a console session that has not expired at now.
+	SessionByHash(ctx context.Context, hash []byte, now time.Time) (*auth.Session, error)
+	// ListAudit pages the audit log, newest first.
+	ListAudit(ctx context.Context, p ListAuditParams) ([]auth.AuditEntry, error)
+
+	// WatchChanges calls changed with the IDs of the incidents that a
+	// committed transaction touched (the incident, its alerts' counts, its
+	// timeline or its steps), until ctx ends; it returns nil then. A nil
+	// slice means "anything may have changed": it is sent once watching
+	// starts, and on PostgreSQL after the LISTEN connection reconnects,
+	// since notifications sent meanwhile are lost. On PostgreSQL a commit
+	// on any instance is seen (NOTIFY); on SQLite, a commit in this process.
+	WatchChanges(ctx context.Context, changed func(incidentIDs []int64)) error
+
 	// WatchJobs calls wake once it watches, and then whenever another
 	// transaction may have committed new jobs, until ctx ends; it returns
 	// nil then. On PostgreSQL that is a NOTIFY from any instance, over a
@@ -63,6 +81,23 @@ type Tx interface {
 	CreateToken(ctx context.Context, t *auth.Token) error
 	RevokeToken(ctx context.Context, id int64, at time.Time) error
 	AppendAudit(ctx context.Context, e *auth.AuditEntry) error
+
+	// SaveUser inserts u, or updates the user of that name, and sets u.ID.
+	SaveUser(ctx context.Context, u *auth.User) error
+	// DeleteUser removes a user and its sessions; ENOTFOUND when there is
+	// none.
+	DeleteUser(ctx context.Context, name string) error
+	CreateSession(ctx context.Context, s *auth.Session) error
+	// DeleteSessions removes the session with the digest hash, or, with
+	// hash nil, every session of user.
+	DeleteSessions(ctx context.Context, hash []byte, user string) error
+}
+
+// ListAuditParams pages the audit log, newest first.
+type ListAuditParams struct {
+	// BeforeID pages: only entries with a smaller ID. Zero means none.
+	BeforeID int64
+	Limit    int
 }
 
 // ListIncidentsParams filters and pages incidents, newest first.

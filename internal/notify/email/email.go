@@ -175,7 +175,15 @@ func classify(err error) error {
 func (n *Notifier) Build(m notify.Message) (*gomail.Msg, error) {
 	msg := gomail.NewMsg()
 	msg.SetAddrHeaderFromMailAddress(gomail.HeaderFrom, n.from)
-	msg.SetAddrHeaderFromMailAddress(gomail.HeaderTo, n.to...)
+	to := n.to
+	if m.To != "" {
+		a, err := mail.ParseAddress(m.To)
+		if err != nil {
+			return nil, fmt.Errorf("email: to %q: %w", m.To, err)
+		}
+		to = []*mail.Address{a}
+	}
+	msg.SetAddrHeaderFromMailAddress(gomail.HeaderTo, to...)
 	msg.Subject(Subject(m))
 	msg.SetDateWithValue(n.cfg.Now())
 	msg.SetMessageIDWithValue(n.messageID(m))

@@ -56,6 +56,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Limiter, shared by every Slack notifier, keeps posts within Slack's
+	// one message per second per channel; nil limits nothing.
+	Limiter *notify.Limiter
 }
 
 // Notifier delivers messages to one Slack channel or webhook.
@@ -66,7 +69,10 @@ type Notifier struct {
 	now  func() time.Time
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var _ notify.InPlace = (*Notifier)(nil)
+
+// UpdatesInPlace marks the Web API mode's chat.update.
+func (n *Notifier) UpdatesInPlace() {}
 
 // New checks cfg and builds a Notifier.
 func New(cfg Config) (*Notifier, error) {
@@ -110,11 +116,26 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (notify.Result,
 		err         error
 		method      = "chat.postMessage"
 	)
+	target := n.cfg.Channel
+	if m.To != "" {
+		target = m.To
+	}
+	if m.Thread != "" {
+		threadChannel, threadTS, ok := strings.Cut(m.Thread, ":")
+		if !ok || threadChannel == "" || threadTS == "" {
+			return notify.Result{}, &notify.Error{Err: fmt.Errorf("slack: bad thread ref %q", m.Thread)}
+		}
+		target = threadChannel
+		opts = append(opts, slackapi.MsgOptionTS(threadTS))
+	}
 	if m.Ref != "" {
 		method = "chat.update"
 		refChannel, refTS, ok := strings.Cut(m.Ref, ":")
 		if !ok || refChannel == "" || refTS == "" {
 			return notify.Result{}, &notify.Error{Err: fmt.Errorf("slack: bad message ref %q", m.Ref)}
+		}
+		if err := n.cfg.Limiter.Wait(ctx, "slack/"+refChannel, notify.SlackPerChannel); err != nil {
+			return notify.Result{}, err
 		}
 		channel, ts, _, err = n.api.UpdateMessageContext(ctx, refChannel, refTS, opts...)
 		if err == nil && channel == "" {
@@ -124,7 +145,10 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (notify.Result,
 			ts = refTS
 		}
 	} else {
-		channel, ts, err = n.api.PostMessageContext(ctx, n.cfg.Channel, opts...)
+		if err := n.cfg.Limiter.Wait(ctx, "slack/"+target, notify.SlackPerChannel); err != nil {
+			return notify.Result{}, err
+		}
+		channel, ts, err = n.api.PostMessageContext(ctx, target, opts...)
 	}
 	if err != nil {
 		return notify.Result{}, classify(method, err, got, n.now())

@@ -12,6 +12,8 @@ package teams
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,11 +36,17 @@ type Config struct {
 	Client *http.Client
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Limiter, shared by every Teams notifier, keeps posts within four a
+	// second per webhook; nil limits nothing.
+	Limiter *notify.Limiter
 }
 
 // Notifier posts messages to one Teams webhook.
 type Notifier struct {
-	url    string
+	url     string
+	limiter *notify.Limiter
+	// key names the webhook for the limiter without its secret.
+	key    string
 	client *http.Client
 	now    func() time.Time
 }
@@ -49,7 +57,8 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, errors.New("teams: url must be an absolute https URL")
 	}
-	n := &Notifier{url: cfg.URL, client: cfg.Client, now: cfg.Now}
+	sum := sha256.Sum256([]byte(cfg.URL))
+	n := &Notifier{url: cfg.URL, client: cfg.Client, now: cfg.Now, limiter: cfg.Limiter, key: "teams/" + hex.EncodeToString(sum[:8])}
 	if n.client == nil {
 		n.client = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -184,6 +193,9 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) (notify.Result,
 	body, err := json.Marshal(NewEnvelope(m))
 	if err != nil {
 		return notify.Result{}, &notify.Error{Err: fmt.Errorf("teams: encode: %w", err)}
+	}
+	if err := n.limiter.Wait(ctx, n.key, notify.TeamsPerWebhook); err != nil {
+		return notify.Result{}, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
 	if err != nil {

@@ -43,6 +43,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now defaults to time.Now.
 	Now func() time.Time
+	// Limiter, shared by every Telegram client, keeps sends within the Bot
+	// API's limits (one a second per chat, twenty a minute per group,
+	// thirty a second per bot); nil limits nothing.
+	Limiter *notify.Limiter
 }
 
 // Client is a small typed client of the Bot API bound to one chat. It
@@ -53,7 +57,27 @@ type Client struct {
 	now  func() time.Time
 }
 
-var _ notify.Notifier = (*Client)(nil)
+var _ notify.InPlace = (*Client)(nil)
+
+// UpdatesInPlace marks editMessageText.
+func (c *Client) UpdatesInPlace() {}
+
+// ChatID is the chat the client pages.
+func (c *Client) ChatID() string { return c.cfg.ChatID }
+
+// wait takes a turn for chat under the per-chat (or per-group) and
+// per-bot limits.
+func (c *Client) wait(ctx context.Context, chat string) error {
+	per := notify.TelegramPerChat
+	if strings.HasPrefix(chat, "-") || strings.HasPrefix(chat, "@") {
+		per = notify.TelegramPerGroup
+	}
+	bot, _, _ := strings.Cut(c.cfg.Token, ":") // the bot's id, not its secret
+	if err := c.cfg.Limiter.Wait(ctx, "telegram/"+bot+"/"+chat, per); err != nil {
+		return err
+	}
+	return c.cfg.Limiter.Wait(ctx, "telegram/"+bot, notify.TelegramPerBot)
+}
 
 // New checks cfg and builds a Client.
 func New(cfg Config) (*Client, error) {
@@ -87,6 +111,14 @@ func (c *Client) Notify(ctx context.Context, m notify.Message) (notify.Result, e
 		if err != nil {
 			return notify.Result{}, err
 		}
+		if err := c.wait(ctx, string(chat)); err != nil {
+			return notify.Result{}, err
+		}
+		if markup == nil {
+			// An edit without reply_markup keeps the old buttons; an
+			// empty keyboard removes them.
+			markup = &InlineKeyboardMarkup{InlineKeyboard: [][]InlineKeyboardButton{}}
+		}
 		_, err = c.EditMessageText(ctx, EditMessageText{ChatID: chat, MessageID: msgID, Text: text,
 			ParseMode: "HTML", ReplyMarkup: markup})
 		if err != nil {
@@ -94,8 +126,23 @@ func (c *Client) Notify(ctx context.Context, m notify.Message) (notify.Result, e
 		}
 		return notify.Result{Ref: m.Ref}, nil
 	}
-	msg, err := c.SendMessage(ctx, SendMessage{ChatID: chatID(c.cfg.ChatID), Text: text,
-		ParseMode: "HTML", ReplyMarkup: markup, LinkPreviewOptions: &LinkPreviewOptions{IsDisabled: true}})
+	to := chatID(c.cfg.ChatID)
+	if m.To != "" {
+		to = chatID(m.To)
+	}
+	send := SendMessage{ChatID: to, Text: text, ParseMode: "HTML", ReplyMarkup: markup, LinkPreviewOptions: &LinkPreviewOptions{IsDisabled: true}}
+	if m.Thread != "" {
+		chat, msgID, err := parseRef(m.Thread)
+		if err != nil {
+			return notify.Result{}, err
+		}
+		send.ChatID = chat
+		send.ReplyParameters = &ReplyParameters{MessageID: msgID, AllowSendingWithoutReply: true}
+	}
+	if err := c.wait(ctx, string(send.ChatID)); err != nil {
+		return notify.Result{}, err
+	}
+	msg, err := c.SendMessage(ctx, send)
 	if err != nil {
 		return notify.Result{}, err
 	}
@@ -132,6 +179,11 @@ type (
 		ParseMode          string                `json:"parse_mode,omitempty"`
 		ReplyMarkup        *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
 		LinkPreviewOptions *LinkPreviewOptions   `json:"link_preview_options,omitempty"`
+		ReplyParameters    *ReplyParameters      `json:"reply_parameters,omitempty"`
+	}
+	ReplyParameters struct {
+		MessageID                int64 `json:"message_id"`
+		AllowSendingWithoutReply bool  `json:"allow_sending_without_reply,omitempty"`
 	}
 	EditMessageText struct {
 		ChatID      json.RawMessage       `json:"chat_id"`

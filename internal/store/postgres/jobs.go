@@ -238,10 +238,17 @@ const (
 // since notifications sent while it was not listening are lost. It
 // reconnects with jittered backoff until ctx ends, and returns nil then.
 func (db *DB) WatchJobs(ctx context.Context, wake func()) error {
+	return db.watch(ctx, jobsChannel, func(string) { wake() }, wake)
+}
+
+// watch holds a LISTEN on channel, reconnecting with jittered backoff
+// until ctx ends. It calls connected after each (re)connect and notified
+// with each notification's payload.
+func (db *DB) watch(ctx context.Context, channel string, notified func(payload string), connected func()) error {
 	backoff := listenMinBackoff
 	for ctx.Err() == nil {
 		start := time.Now()
-		db.listen(ctx, wake)
+		db.listen(ctx, channel, notified, connected)
 		if time.Since(start) > time.Minute {
 			backoff = listenMinBackoff
 		}
@@ -256,7 +263,7 @@ func (db *DB) WatchJobs(ctx context.Context, wake func()) error {
 }
 
 // listen holds one LISTEN connection until it fails or ctx ends.
-func (db *DB) listen(ctx context.Context, wake func()) error {
+func (db *DB) listen(ctx context.Context, channel string, notified func(string), connected func()) error {
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -266,17 +273,17 @@ func (db *DB) listen(ctx context.Context, wake func()) error {
 		defer cancel()
 		conn.Close(cctx)
 	}()
-	if _, err := conn.Exec(ctx, `LISTEN `+jobsChannel); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
 		return err
 	}
-	wake()
+	connected()
 	for {
 		wctx, cancel := context.WithTimeout(ctx, listenIdle)
-		_, err := conn.WaitForNotification(wctx)
+		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
-			wake()
+			notified(n.Payload)
 		case ctx.Err() != nil:
 			return nil
 		case wctx.Err() != nil && !conn.IsClosed():

@@ -169,7 +169,11 @@ func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	for attempt := 1; ; attempt++ {
 		var asked lockSet
 		err := db.inTx(ctx, func(tx pgx.Tx) error {
-			return fn(&txn{tx: tx, prev: prev, asked: &asked, exclusive: attempt > optimisticAttempts})
+			t := &txn{tx: tx, prev: prev, asked: &asked, exclusive: attempt > optimisticAttempts}
+			if err := fn(t); err != nil {
+				return err
+			}
+			return t.notifyChanges(ctx)
 		})
 		if err == nil || !retryable(err) {
 			return mapErr(err)

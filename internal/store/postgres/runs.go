@@ -76,6 +76,9 @@ const insertStep = `INSERT INTO steps (run_id, incident_id, position, task_key, 
 	$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38) RETURNING id`
 
 func (t *txn) InsertSteps(ctx context.Context, steps []*run.Step) error {
+	for _, st := range steps {
+		t.touch(st.IncidentID)
+	}
 	b := &pgx.Batch{}
 	for _, s := range steps {
 		b.Queue(insertStep, stepArgs(s)...)
@@ -106,6 +109,9 @@ const updateStep = `UPDATE steps SET run_id = $1, incident_id = $2, position = $
 	approvers_rule = $36, proc = $37, parsed = $38 WHERE id = $39`
 
 func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
+	for _, st := range steps {
+		t.touch(st.IncidentID)
+	}
 	if len(steps) == 0 {
 		return nil
 	}
@@ -139,6 +145,7 @@ func (t *txn) ClaimStep(ctx context.Context, id int64, instance string, now, lea
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
+	t.touch(steps[0].IncidentID)
 	return steps[0], nil
 }
 

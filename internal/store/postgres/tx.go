@@ -27,6 +27,18 @@ type txn struct {
 	prev      lockSet  // rows that earlier attempts asked for
 	prevDone  bool     // whether prev is locked
 	asked     *lockSet // rows this attempt asks for, for the next one
+	// changed holds the incidents this transaction touched; InTx NOTIFYs
+	// them before it commits (see WatchChanges).
+	changed map[int64]struct{}
+}
+
+func (t *txn) touch(ids ...int64) {
+	if t.changed == nil {
+		t.changed = make(map[int64]struct{}, len(ids))
+	}
+	for _, id := range ids {
+		t.changed[id] = struct{}{}
+	}
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -291,6 +303,7 @@ func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool,
 		).Scan(&inc.ID)
 		if err == nil {
 			t.locked(inc.ID)
+			t.touch(inc.ID)
 			return true, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -313,6 +326,9 @@ func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool,
 }
 
 func (t *txn) UpdateIncidents(ctx context.Context, incs []*incident.Incident) error {
+	for _, i := range incs {
+		t.touch(i.ID)
+	}
 	if len(incs) == 0 {
 		return nil
 	}
@@ -467,6 +483,9 @@ func (t *txn) ResolveFiringAlerts(ctx context.Context, incidentID int64, at time
 // AppendTimeline inserts every entry in one statement, with ids in input
 // order as InsertAlerts does.
 func (t *txn) AppendTimeline(ctx context.Context, entries []*incident.TimelineEntry) error {
+	for _, e := range entries {
+		t.touch(e.IncidentID)
+	}
 	if len(entries) == 0 {
 		return nil
 	}

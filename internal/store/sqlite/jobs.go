@@ -191,20 +191,20 @@ func (t *txn) DeleteFinishedJobs(ctx context.Context, before time.Time, limit in
 	return int(n), err
 }
 
-// jobWatchers are the wake functions of WatchJobs calls, told after a
-// commit that inserted jobs. SQLite is embedded: only this process writes,
-// so an in-process call is the whole of LISTEN/NOTIFY.
-type jobWatchers struct {
+// watchers are the callbacks of WatchJobs or WatchChanges calls, told
+// after a commit. SQLite is embedded: only this process writes, so an
+// in-process call is the whole of LISTEN/NOTIFY.
+type watchers[T any] struct {
 	mu   sync.Mutex
 	next int
-	fns  map[int]func()
+	fns  map[int]func(T)
 }
 
-func (w *jobWatchers) add(fn func()) (remove func()) {
+func (w *watchers[T]) add(fn func(T)) (remove func()) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.fns == nil {
-		w.fns = map[int]func(){}
+		w.fns = map[int]func(T){}
 	}
 	id := w.next
 	w.next++
@@ -216,22 +216,22 @@ func (w *jobWatchers) add(fn func()) (remove func()) {
 	}
 }
 
-func (w *jobWatchers) wake() {
+func (w *watchers[T]) tell(v T) {
 	w.mu.Lock()
-	fns := make([]func(), 0, len(w.fns))
+	fns := make([]func(T), 0, len(w.fns))
 	for _, fn := range w.fns {
 		fns = append(fns, fn)
 	}
 	w.mu.Unlock()
 	for _, fn := range fns {
-		fn()
+		fn(v)
 	}
 }
 
 // WatchJobs calls wake after every commit in this process that inserted
 // jobs, until ctx ends.
 func (db *DB) WatchJobs(ctx context.Context, wake func()) error {
-	remove := db.jobWatch.add(wake)
+	remove := db.jobWatch.add(func(struct{}) { wake() })
 	defer remove()
 	wake()
 	<-ctx.Done()

@@ -58,6 +58,9 @@ func (t *txn) InsertRun(ctx context.Context, r *run.Run) error {
 }
 
 func (t *txn) InsertSteps(ctx context.Context, steps []*run.Step) error {
+	for _, st := range steps {
+		t.touch(st.IncidentID)
+	}
 	stmt, err := t.tx.PrepareContext(ctx, `INSERT INTO steps (run_id, incident_id, position, task_key, section, name, kind, executor,
 		risk, status, reason, auto, queued, language, text, edited, target, namespace, params, needs_editing, approvals, approvers,
 		expires_at, attempts, max_attempts, timeout_ms, result, error, actor, claimed_by, lease_until, created_at, started_at,
@@ -83,6 +86,9 @@ func (t *txn) LockStep(ctx context.Context, id int64) (*run.Step, error) {
 }
 
 func (t *txn) UpdateSteps(ctx context.Context, steps []*run.Step) error {
+	for _, st := range steps {
+		t.touch(st.IncidentID)
+	}
 	if len(steps) == 0 {
 		return nil
 	}
@@ -138,6 +144,7 @@ func (t *txn) ClaimStep(ctx context.Context, id int64, instance string, now, lea
 	if err != nil || len(steps) == 0 {
 		return nil, err
 	}
+	t.touch(steps[0].IncidentID)
 	return steps[0], nil
 }
 

@@ -41,7 +41,8 @@ type DB struct {
 	// start-up; it is read-only afterwards.
 	multi map[multiKey]*sql.Stmt
 
-	jobWatch jobWatchers
+	jobWatch    watchers[struct{}]
+	changeWatch watchers[[]int64]
 }
 
 type multiKey struct {
@@ -236,7 +237,8 @@ func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 
 // InTx runs fn in a write transaction. SQLite serialises writers, so there
 // is nothing to retry but a busy database, which busy_timeout absorbs.
-// A commit that inserted jobs wakes WatchJobs callers.
+// A commit that inserted jobs wakes WatchJobs callers; one that touched
+// incidents tells WatchChanges callers.
 func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 	var t *txn
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -244,7 +246,10 @@ func (db *DB) InTx(ctx context.Context, fn func(store.Tx) error) error {
 		return fn(t)
 	})
 	if err == nil && t.jobsInserted {
-		db.jobWatch.wake()
+		db.jobWatch.tell(struct{}{})
+	}
+	if err == nil && len(t.changed) > 0 {
+		db.changeWatch.tell(t.changedIDs())
 	}
 	return mapErr(err)
 }

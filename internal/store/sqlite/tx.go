@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +21,27 @@ type txn struct {
 	tx *sql.Tx
 
 	jobsInserted bool // wake job watchers after commit
+	// changed holds the incidents this transaction touched, for
+	// WatchChanges.
+	changed map[int64]struct{}
+}
+
+func (t *txn) touch(ids ...int64) {
+	if t.changed == nil {
+		t.changed = make(map[int64]struct{}, len(ids))
+	}
+	for _, id := range ids {
+		t.changed[id] = struct{}{}
+	}
+}
+
+func (t *txn) changedIDs() []int64 {
+	ids := make([]int64, 0, len(t.changed))
+	for id := range t.changed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // Hot statements, prepared once on the writer connection (see prepare):
@@ -212,10 +234,14 @@ func (t *txn) CreateIncident(ctx context.Context, inc *incident.Incident) (bool,
 	if err != nil {
 		return false, mapErr(err)
 	}
+	t.touch(inc.ID)
 	return true, nil
 }
 
 func (t *txn) UpdateIncidents(ctx context.Context, incs []*incident.Incident) error {
+	for _, i := range incs {
+		t.touch(i.ID)
+	}
 	stmt := t.stmt(ctx, t.db.updateIncident)
 	for _, i := range incs {
 		_, err := stmt.ExecContext(ctx, i.Title, i.Severity, i.Service, i.Status, i.Responder, i.Impact, i.ETA,
@@ -292,6 +318,9 @@ func (t *txn) ResolveFiringAlerts(ctx context.Context, incidentID int64, at time
 }
 
 func (t *txn) AppendTimeline(ctx context.Context, entries []*incident.TimelineEntry) error {
+	for _, e := range entries {
+		t.touch(e.IncidentID)
+	}
 	next, err := t.maxID(ctx, "timeline")
 	if err != nil {
 		return err

@@ -138,6 +138,7 @@ func Run(t *testing.T, f Factory, second SecondHandle) {
 	t.Run("ConcurrentWriters", func(t *testing.T) { testConcurrent(t, f, second) })
 	t.Run("Jobs", func(t *testing.T) { runJobs(t, f, second) })
 	t.Run("Runs", func(t *testing.T) { runRuns(t, f, second) })
+	t.Run("People", func(t *testing.T) { runPeople(t, f, second) })
 }
 
 func testOpenGroupRepeat(t *testing.T, f Factory) {
