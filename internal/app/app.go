@@ -202,7 +202,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, now),
-		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, ApproverRoles: c.Approvals.Roles,
+		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, People: directory, ApproverRoles: c.Approvals.Roles,
 		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})

@@ -266,6 +266,9 @@ func newIncidentsCmd(env *Env, g *globals) *cobra.Command {
 			}
 			return map[string]string{"responder": args[0]}, nil
 		}),
+		actionCmd(env, g, "escalate", "Page the next level of the escalation matrix now (optionally with a reason)", "escalate", func(args []string) (any, error) {
+			return map[string]string{"text": strings.Join(args, " ")}, nil
+		}),
 		updateCmd(env, g),
 	)
 	return cmd
@@ -314,8 +317,12 @@ func actionCmd(env *Env, g *globals, use, short, path string, body func([]string
 			if g.json {
 				return printJSON(env, out)
 			}
-			if use == "note" { // a note leaves the status as it was: confirm the note
+			switch use {
+			case "note": // a note leaves the status as it was: confirm the note
 				fmt.Fprintf(env.Stdout, "Noted on incident %d.\n", out.Incident.ID)
+				return nil
+			case "escalate":
+				fmt.Fprintf(env.Stdout, "Escalated incident %d; `firebreak incidents show %d` lists who was paged.\n", out.Incident.ID, out.Incident.ID)
 				return nil
 			}
 			fmt.Fprintf(env.Stdout, "Incident %d is %s: %s\n", out.Incident.ID, cell(string(out.Incident.Status)), cell(out.Incident.Title))

@@ -72,6 +72,7 @@ func newRoot(env *Env, out *termWriter) *cobra.Command {
 		newStepsCmd(&term, g),
 		newAutomationCmd(&term, g),
 		newOncallCmd(&term, g),
+		newUserCmd(&term, g),
 		newPlaybookCmd(&term),
 	)
 	return root

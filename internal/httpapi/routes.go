@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v1/incidents/{id}/assign", s.authed(auth.RoleResponder, s.action(incident.ActionAssign)))
 	m.Handle("POST /api/v1/incidents/{id}/notes", s.authed(auth.RoleResponder, s.action(incident.ActionNote)))
 	m.Handle("PATCH /api/v1/incidents/{id}", s.authed(auth.RoleResponder, s.action(incident.ActionUpdate)))
+	m.Handle("POST /api/v1/incidents/{id}/escalate", s.authed(auth.RoleResponder, s.action(incident.ActionEscalate)))
 
 	m.Handle("GET /api/v1/tokens", s.authed(auth.RoleAdmin, s.listTokens))
 	m.Handle("POST /api/v1/tokens", s.authed(auth.RoleAdmin, s.createToken))
@@ -42,6 +43,7 @@ func (s *Server) routes() {
 	m.Handle("DELETE /api/v1/integrations/{id}", s.authed(auth.RoleAdmin, s.revokeIntegration))
 	m.Handle("GET /api/v1/whoami", s.authed(auth.RoleViewer, s.whoami))
 
+	s.userRoutes()
 	s.playbookRoutes()
 	s.stepRoutes()
 	if s.Chat != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/automation"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
+	"github.com/firebreak-dev/firebreak/internal/people"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/respond"
@@ -40,6 +41,8 @@ type Deps struct {
 	// Chat, when set, serves the chat services' button callbacks under
 	// /api/v1/chat/; they are signed by the service, not token-bearing.
 	Chat interface{ Routes(*http.ServeMux) }
+	// People is the user directory; nil serves no /api/v1/users.
+	People *people.Directory
 	// ApproverRoles may approve write steps; default responder and admin.
 	ApproverRoles []string
 	Metrics       *Metrics

@@ -34,6 +34,10 @@ type Tx interface {
 	ResolveFiringAlerts(ctx context.Context, incidentID int64, at time.Time) (int, error)
 	// AppendTimeline appends entries and sets their IDs.
 	AppendTimeline(ctx context.Context, entries []*TimelineEntry) error
+	// WatchedByGroup returns, for each group key that has one, the resolved
+	// incident of that group whose recovery watch lasts past now, locked:
+	// an alert of the group that fires again reopens it.
+	WatchedByGroup(ctx context.Context, groupKeys []string, now time.Time) (map[string]*Incident, error)
 	// IncidentsWithPendingSummaries returns up to limit incidents whose
 	// joined alerts or repeats are not yet summarised on their timeline,
 	// locked.

@@ -193,3 +193,31 @@ type TimelineEntry struct {
 const (
 	ActorSystem = "firebreak"
 )
+
+// CommStatus is where a customer communication stands.
+type CommStatus string
+
+const (
+	CommDraft  CommStatus = "draft"
+	CommQueued CommStatus = "queued"
+	CommSent   CommStatus = "sent"
+	CommFailed CommStatus = "failed"
+)
+
+// Communication is a message to customers about an incident. Firebreak
+// drafts it from the playbook's customer template; only a person sends it.
+type Communication struct {
+	ID         int64      `json:"id"`
+	IncidentID int64      `json:"incident_id"`
+	Status     CommStatus `json:"status"`
+	// Channel is where it was sent, once a person chose.
+	Channel   string    `json:"channel,omitempty"`
+	Subject   string    `json:"subject"`
+	Body      string    `json:"body"`
+	CreatedBy string    `json:"created_by"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	SentBy    string    `json:"sent_by,omitempty"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+	Error     string    `json:"error,omitempty"`
+}

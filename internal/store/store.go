@@ -56,6 +56,14 @@ type Store interface {
 	// ListAudit pages the audit log, newest first.
 	ListAudit(ctx context.Context, p ListAuditParams) ([]auth.AuditEntry, error)
 
+	ListCommunications(ctx context.Context, incidentID int64) ([]incident.Communication, error)
+	GetCommunication(ctx context.Context, id int64) (*incident.Communication, error)
+	// PhaseStates returns the phase state of each incident that has one.
+	PhaseStates(ctx context.Context, incidentIDs []int64) (map[int64]*PhaseState, error)
+	// ListReviews returns every version of an incident's review, oldest
+	// first.
+	ListReviews(ctx context.Context, incidentID int64) ([]Review, error)
+
 	// WatchChanges calls changed with the IDs of the incidents that a
 	// committed transaction touched (the incident, its alerts' counts, its
 	// timeline or its steps), until ctx ends; it returns nil then. A nil
@@ -91,6 +99,38 @@ type Tx interface {
 	// DeleteSessions removes the session with the digest hash, or, with
 	// hash nil, every session of user.
 	DeleteSessions(ctx context.Context, hash []byte, user string) error
+
+	// SaveCommunication inserts c (ID 0, and sets its ID) or updates it.
+	SaveCommunication(ctx context.Context, c *incident.Communication) error
+	// LockCommunication loads and locks one communication.
+	LockCommunication(ctx context.Context, id int64) (*incident.Communication, error)
+	// LockPhaseState loads and locks an incident's phase state, or returns
+	// nil when it has none yet.
+	LockPhaseState(ctx context.Context, incidentID int64) (*PhaseState, error)
+	// SavePhaseState inserts or replaces an incident's phase state.
+	SavePhaseState(ctx context.Context, s *PhaseState) error
+	// AddReview stores a new version of an incident's review and sets its
+	// Version (one more than the last).
+	AddReview(ctx context.Context, r *Review) error
+}
+
+// PhaseState is an incident's phase clocks as the phase package encodes
+// them, with when its recovery watch ends (zero: not under watch).
+type PhaseState struct {
+	IncidentID int64
+	State      []byte
+	WatchUntil time.Time
+	UpdatedAt  time.Time
+}
+
+// Review is one version of an incident's post-incident review.
+type Review struct {
+	IncidentID int64     `json:"incident_id"`
+	Version    int       `json:"version"`
+	Status     string    `json:"status"`
+	Markdown   string    `json:"markdown"`
+	CreatedBy  string    `json:"created_by"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // ListAuditParams pages the audit log, newest first.
@@ -105,6 +145,9 @@ type ListIncidentsParams struct {
 	Status   []incident.Status
 	Severity []incident.Severity
 	Service  string
+	// StartedFrom and StartedTo, when set, keep incidents that started in
+	// [StartedFrom, StartedTo).
+	StartedFrom, StartedTo time.Time
 	// BeforeID pages: only incidents with a smaller ID. Zero means none.
 	BeforeID int64
 	Limit    int

@@ -52,6 +52,12 @@ func (db *DB) ListIncidents(ctx context.Context, p store.ListIncidentsParams) ([
 	if p.BeforeID > 0 {
 		where = append(where, `id < `+arg(p.BeforeID))
 	}
+	if !p.StartedFrom.IsZero() {
+		where = append(where, `started_at >= `+arg(p.StartedFrom))
+	}
+	if !p.StartedTo.IsZero() {
+		where = append(where, `started_at < `+arg(p.StartedTo))
+	}
 	q := `SELECT ` + incidentCols + ` FROM incidents`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)

@@ -42,6 +42,14 @@ func (db *DB) ListIncidents(ctx context.Context, p store.ListIncidentsParams) ([
 		where = append(where, `id < ?`)
 		args = append(args, p.BeforeID)
 	}
+	if !p.StartedFrom.IsZero() {
+		where = append(where, `started_at >= ?`)
+		args = append(args, micros(p.StartedFrom))
+	}
+	if !p.StartedTo.IsZero() {
+		where = append(where, `started_at < ?`)
+		args = append(args, micros(p.StartedTo))
+	}
 	q := `SELECT ` + incidentCols + ` FROM incidents`
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)

@@ -139,6 +139,7 @@ func Run(t *testing.T, f Factory, second SecondHandle) {
 	t.Run("Jobs", func(t *testing.T) { runJobs(t, f, second) })
 	t.Run("Runs", func(t *testing.T) { runRuns(t, f, second) })
 	t.Run("People", func(t *testing.T) { runPeople(t, f, second) })
+	t.Run("Response", func(t *testing.T) { runResponse(t, f) })
 }
 
 func testOpenGroupRepeat(t *testing.T, f Factory) {
