@@ -27,8 +27,8 @@ func TestLayering(t *testing.T) {
 			}
 		}
 	}
-	allowed := map[string]bool{mod + "incident": true, mod + "run": true, mod + "auth": true, mod + "job": true}
-	for _, d := range deps(mod+"incident", mod+"run", mod+"auth", mod+"job") {
+	allowed := map[string]bool{mod + "incident": true, mod + "run": true, mod + "auth": true, mod + "job": true, mod + "oncall": true}
+	for _, d := range deps(mod+"incident", mod+"run", mod+"auth", mod+"job", mod+"oncall") {
 		if strings.HasPrefix(d, mod) && !allowed[d] {
 			t.Errorf("a domain package depends on %s", d)
 		}
