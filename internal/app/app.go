@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
+	"github.com/firebreak-dev/firebreak/internal/comms"
 	"github.com/firebreak-dev/firebreak/internal/config"
 	"github.com/firebreak-dev/firebreak/internal/escalation"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
@@ -168,6 +169,8 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		Render: TemplateRenderer(lib, templates), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification,
 		AckLink: AckLinks(&c, publicURL, linkSecret, now),
 		Storm:   escalation.Storm{Threshold: c.Notify.Storm.Threshold, Window: time.Duration(c.Notify.Storm.Window)}})
+	customer := comms.New(comms.Config{Store: st, Queue: queue, Playbooks: lib, Channels: CustomerChannels(&c, notifiers),
+		BaseURL: publicURL, Now: now, Logger: log})
 	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
 	// Chat buttons act through the lifecycle as the linked user; Telegram
 	// pollers run until Serve returns.
@@ -202,7 +205,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, now),
-		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, People: directory, ApproverRoles: c.Approvals.Roles,
+		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, People: directory, Comms: customer, PublicURL: publicURL, ApproverRoles: c.Approvals.Roles,
 		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})

@@ -108,6 +108,24 @@ func NewNotifiers(c *config.Config, getenv func(string) string, now func() time.
 	return out, nil
 }
 
+// CustomerChannels are the channels customer communication may go
+// through: notify.customer, else every email and webhook channel.
+func CustomerChannels(c *config.Config, notifiers map[string]notify.Notifier) map[string]notify.Notifier {
+	out := map[string]notify.Notifier{}
+	if len(c.Notify.Customer) > 0 {
+		for _, name := range c.Notify.Customer {
+			out[name] = notifiers[name]
+		}
+		return out
+	}
+	for name, ch := range c.Notify.Channels {
+		if ch.Type == "email" || ch.Type == "webhook" {
+			out[name] = notifiers[name]
+		}
+	}
+	return out
+}
+
 // Policies turns the configured escalation policies into the engine's,
 // named ones first and "default" last, so that a policy for a service or
 // severity wins over the default.

@@ -171,10 +171,14 @@ users:
 	if out := s.run(t, false, "incidents", "show", "1"); !strings.Contains(out, "Acknowledged by alice") {
 		t.Fatalf("the timeline does not show alice's ack:\n%s", out)
 	}
-	tg.waitFor(t, 10*time.Second, "sendMessage", "Acknowledged")
+	// The pages change in place, and the news answers them.
+	tg.waitFor(t, 10*time.Second, "editMessageText", `"message_id":77`, "acknowledged", "Responder:")
+	tg.waitFor(t, 10*time.Second, "sendMessage", "Acknowledged", `"reply_parameters":{"message_id":77`)
+	sl.waitFor(t, 10*time.Second, "chat.update", "ts=1700000000.000100", "channel=C0OPS")
 	s.run(t, false, "incidents", "resolve", "1")
 	tg.waitFor(t, 10*time.Second, "sendMessage", "Resolved")
-	sl.waitFor(t, 10*time.Second, "chat.postMessage", "Resolved")
+	sl.waitFor(t, 10*time.Second, "chat.postMessage", "Resolved", "thread_ts=1700000000.000100")
+	tg.waitFor(t, 10*time.Second, "editMessageText", `"message_id":77`, "resolved", `"inline_keyboard":[]`)
 
 	// Level 3 has no channel in this policy, and the ack stopped the rest.
 	mu.Lock()

@@ -73,6 +73,7 @@ func newRoot(env *Env, out *termWriter) *cobra.Command {
 		newAutomationCmd(&term, g),
 		newOncallCmd(&term, g),
 		newUserCmd(&term, g),
+		newCommsCmd(&term, g),
 		newPlaybookCmd(&term),
 	)
 	return root

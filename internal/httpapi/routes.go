@@ -44,6 +44,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/whoami", s.authed(auth.RoleViewer, s.whoami))
 
 	s.userRoutes()
+	s.commsRoutes()
 	s.playbookRoutes()
 	s.stepRoutes()
 	if s.Chat != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/automation"
+	"github.com/firebreak-dev/firebreak/internal/comms"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/people"
@@ -41,6 +42,10 @@ type Deps struct {
 	// Chat, when set, serves the chat services' button callbacks under
 	// /api/v1/chat/; they are signed by the service, not token-bearing.
 	Chat interface{ Routes(*http.ServeMux) }
+	// Comms drafts and sends customer communication; nil serves none.
+	Comms *comms.Service
+	// PublicURL is how people reach this server, for links.
+	PublicURL string
 	// People is the user directory; nil serves no /api/v1/users.
 	People *people.Directory
 	// ApproverRoles may approve write steps; default responder and admin.
@@ -85,6 +90,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) incidentURL(id int64) string {
+	if s.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(s.PublicURL, "/") + "/incidents/" + strconv.FormatInt(id, 10)
 }
 
 // handlerFunc is a handler that returns its error; one place turns errors
