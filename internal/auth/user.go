@@ -128,5 +128,3 @@ const SessionPrefix = "fbs_"
 
 // NewSessionSecret returns a session's secret and the digest to store.
 func NewSessionSecret() (secret string, hash []byte) { return NewSecret(SessionPrefix) }
-
-
