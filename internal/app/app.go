@@ -31,8 +31,10 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/notify"
 	"github.com/firebreak-dev/firebreak/internal/people"
+	"github.com/firebreak-dev/firebreak/internal/phase"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/respond"
+	"github.com/firebreak-dev/firebreak/internal/review"
 	"github.com/firebreak-dev/firebreak/internal/store"
 	"github.com/firebreak-dev/firebreak/internal/store/postgres"
 	"github.com/firebreak-dev/firebreak/internal/store/sqlite"
@@ -124,7 +126,28 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	}
 	metrics := httpapi.NewMetrics(st)
 	queue := newQueue(&c, st, log, now)
-	engine, err := newEngine(&c, st, queue, lib, execs, log, now, metrics.StepStarted)
+	// The phase clocks tell those paged of SLA breaches, and ask for the
+	// review draft; both are built below, so the clocks reach them through
+	// these.
+	var (
+		pager   *escalation.Engine
+		reviews *review.Service
+	)
+	calendar, err := phase.NewCalendar(c.Phases.Calendar.TimeZone, c.Phases.Calendar.Weekdays, c.Phases.Calendar.Holidays, c.Phases.Calendar.ReviewDue)
+	if err != nil {
+		return err
+	}
+	clocks := phase.New(phase.Config{Store: st, Queue: queue, Playbooks: lib, Calendar: calendar,
+		DefaultWatch: time.Duration(c.Phases.RecoveryWatch), Metrics: metrics, Now: now, Logger: log,
+		Tell: func(ctx context.Context, tx store.Tx, id int64, ev notify.Event) ([]string, error) {
+			return pager.Tell(ctx, tx, id, ev)
+		},
+		Review: func(ctx context.Context, tx store.Tx, id int64, why string) error {
+			return reviews.Schedule(ctx, tx, id, why)
+		},
+	})
+	reviews = review.New(review.Config{Store: st, Queue: queue, Playbooks: lib, Phases: clocks, Redact: red.String, Now: now, Logger: log})
+	engine, err := newEngine(&c, st, queue, lib, execs, log, now, metrics.StepStarted, clocks.OnDecided)
 	if err != nil {
 		return err
 	}
@@ -164,14 +187,14 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	if err != nil {
 		return err
 	}
-	pager := escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
+	pager = escalation.New(escalation.Config{Store: st, Queue: queue, Playbooks: lib, Policies: Policies(&c), Channels: notifiers,
 		People: directory, Contact: Contacts(&c, notifiers, now, limiter),
 		Render: TemplateRenderer(lib, templates), BaseURL: publicURL, Now: now, Logger: log, Observe: metrics.Notification,
 		AckLink: AckLinks(&c, publicURL, linkSecret, now),
 		Storm:   escalation.Storm{Threshold: c.Notify.Storm.Threshold, Window: time.Duration(c.Notify.Storm.Window)}})
 	customer := comms.New(comms.Config{Store: st, Queue: queue, Playbooks: lib, Channels: CustomerChannels(&c, notifiers),
 		BaseURL: publicURL, Now: now, Logger: log})
-	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager}, Automation: engine})
+	lifecycle := respond.New(respond.Config{Store: st, Now: now, Hooks: []respond.Hook{engine, pager, clocks}, Automation: engine})
 	// Chat buttons act through the lifecycle as the linked user; Telegram
 	// pollers run until Serve returns.
 	chatCtx, stopChat := context.WithCancel(context.Background())
@@ -205,7 +228,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 
 	handler := httpapi.NewServer(httpapi.Deps{
 		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, now),
-		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, People: directory, Comms: customer, PublicURL: publicURL, ApproverRoles: c.Approvals.Roles,
+		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, People: directory, Comms: customer, Phases: clocks, Reviews: reviews, PublicURL: publicURL, ApproverRoles: c.Approvals.Roles,
 		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
 	})

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/executor/kube"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	sqlexec "github.com/firebreak-dev/firebreak/internal/executor/sql"
+	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
@@ -132,7 +134,7 @@ func newQueue(c *config.Config, st store.Store, log *slog.Logger, now func() tim
 	})
 }
 
-func newEngine(c *config.Config, st store.Store, q *job.Queue[store.Tx], lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step)) (*automation.Engine, error) {
+func newEngine(c *config.Config, st store.Store, q *job.Queue[store.Tx], lib *playbook.Library, x *automation.Executors, log *slog.Logger, now func() time.Time, onStart func(*run.Step), decided func(context.Context, store.Tx, *run.Step, *incident.Incident, string, string) error) (*automation.Engine, error) {
 	return automation.New(automation.Config{
 		Store: st, Queue: q, Playbooks: lib, Exec: x, Logger: log, Now: now, Instance: q.Instance(),
 		ApprovalTTL:    time.Duration(c.Approvals.ExpireAfter),
@@ -140,6 +142,7 @@ func newEngine(c *config.Config, st store.Store, q *job.Queue[store.Tx], lib *pl
 		DefaultTimeout: time.Duration(c.Automation.DefaultTimeout),
 		ReadAttempts:   c.Automation.ReadAttempts,
 		OnStart:        onStart,
+		Decided:        decided,
 		Lease:          time.Duration(c.Automation.Lease),
 		SoleInstance:   st.Engine() == "sqlite",
 		Reap:           func(p run.Proc) error { return shell.Reap(p.PGID, p.Dir) },

@@ -65,6 +65,11 @@ type Config struct {
 	// Reap kills what is left of a shell step's processes and removes its
 	// temp folder, after the server that ran it died. nil: nothing to reap.
 	Reap func(p run.Proc) error
+	// Decided, when set, is told of each person's decision on a step
+	// (kind is its timeline entry's: step.approved, step.rejected,
+	// step.queued, …), in the decision's transaction: the phase clocks
+	// start Containment at the first approved write.
+	Decided func(ctx context.Context, tx store.Tx, s *run.Step, inc *incident.Incident, kind, actor string) error
 	// SoleInstance says no other instance shares the store (SQLite): a
 	// step found running at start-up was orphaned by a crash, and is dealt
 	// with at once instead of after its lease.
@@ -868,7 +873,14 @@ func (e *Engine) decideOn(ctx context.Context, id int64, decide func(s *run.Step
 			return err
 		}
 		out = s
-		return tx.AppendTimeline(ctx, entries)
+		if err := tx.AppendTimeline(ctx, entries); err != nil {
+			return err
+		}
+		if e.cfg.Decided != nil && len(entries) > 0 {
+			last := entries[len(entries)-1]
+			return e.cfg.Decided(ctx, tx, s, inc, string(last.Kind), last.Actor)
+		}
+		return nil
 	})
 	if err == nil && out.Queued {
 		e.Poke()

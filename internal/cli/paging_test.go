@@ -185,8 +185,11 @@ users:
 	offset = 2 * time.Hour
 	mu.Unlock()
 	time.Sleep(6 * time.Second)
-	if n := sl.count("chat.postMessage"); n != 3 {
-		t.Errorf("%d Slack messages; want the page, the ack and the resolve", n)
+	// The phase clocks' Containment budget (15 min) ran out with the
+	// incident unacknowledged: those paged by then heard of the breach.
+	sl.waitFor(t, time.Second, "chat.postMessage", "SLA+breached", "Containment+overran")
+	if n := sl.count("chat.postMessage"); n != 4 {
+		t.Errorf("%d Slack messages; want the page, the Containment breach, the ack and the resolve", n)
 	}
 	tok, err := os.ReadFile(filepath.Join(dir, "data", "admin-token"))
 	if err != nil {
@@ -200,7 +203,7 @@ users:
 	}
 	metrics, _ := io.ReadAll(mresp.Body)
 	mresp.Body.Close()
-	if !strings.Contains(string(metrics), `firebreak_notifications_total{channel="ops-slack",outcome="sent"} 3`) {
+	if !strings.Contains(string(metrics), `firebreak_notifications_total{channel="ops-slack",outcome="sent"} 4`) {
 		t.Errorf("metrics lack the Slack deliveries:\n%s", grepLines(string(metrics), "firebreak_notifications_total"))
 	}
 }

@@ -48,6 +48,8 @@ type Config struct {
 	// policies that page them, level by level of the playbook's matrix.
 	Notify     Notify            `yaml:"notify"`
 	Escalation map[string]Policy `yaml:"escalation"`
+	// Phases configures the phase clocks and the review's due date.
+	Phases Phases `yaml:"phases"`
 	// Users, Teams and Rotations are the people who get paged and when
 	// each is on call.
 	oncall.Roster `yaml:",inline"`
@@ -343,6 +345,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validateNotify(); err != nil {
+		return err
+	}
+	if err := c.validatePhases(); err != nil {
 		return err
 	}
 	return c.Roster.Validate()

@@ -151,7 +151,7 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 		e.record(ctx, inc.ID, "notification.failed", fmt.Sprintf("Notification to %s failed: %v", p.Channel, err), p, j.Attempts, err.Error(), "")
 		return job.Permanent(fmt.Errorf("%s: %w", p.Channel, err))
 	}
-	m := e.message(inc, p, j.Key, r)
+	m := e.message(ctx, inc, p, j.Key, r)
 	var ref string
 	if p.Event != notify.EventOpened && p.Event != notify.EventEscalated {
 		if ref, err = e.pageRef(ctx, inc.ID, p.Channel); err != nil {
@@ -184,7 +184,7 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 }
 
 // message builds what one delivery says.
-func (e *Engine) message(inc *incident.Incident, p deliverPayload, key string, r route) notify.Message {
+func (e *Engine) message(ctx context.Context, inc *incident.Incident, p deliverPayload, key string, r route) notify.Message {
 	m := notify.Message{
 		Event: p.Event, Level: p.Level, IdempotencyKey: key, To: r.to,
 		Incident: notify.Incident{ID: inc.ID, Title: inc.Title, Severity: string(inc.Severity), Status: string(inc.Status),
@@ -197,7 +197,12 @@ func (e *Engine) message(inc *incident.Incident, p deliverPayload, key string, r
 	m.Title = fmt.Sprintf("%s: %s", eventWord(p.Event), inc.Title)
 	switch {
 	case p.Event == notify.EventApprovalNeeded:
-		m.Text = e.approvalText(context.Background(), inc)
+		m.Text = e.approvalText(ctx, inc)
+	case p.Event == notify.EventSLABreach:
+		m.Text = e.breachText(ctx, inc)
+		if e.cfg.Render != nil {
+			m.Text += "\n\n" + e.cfg.Render(r.channel, &m, inc)
+		}
 	case e.cfg.Render != nil:
 		m.Text = e.cfg.Render(r.channel, &m, inc)
 	default:
@@ -278,6 +283,18 @@ func (e *Engine) incidentURL(id int64) string {
 		return ""
 	}
 	return fmt.Sprintf("%s/incidents/%d", strings.TrimSuffix(e.cfg.BaseURL, "/"), id)
+}
+
+// breachText says which phase overran its budget: the latest breach on the
+// timeline.
+func (e *Engine) breachText(ctx context.Context, inc *incident.Incident) string {
+	text := inc.Title + ": a phase overran its time budget"
+	e.scanTimeline(ctx, inc.ID, func(en *incident.TimelineEntry) {
+		if en.Kind == "phase.breached" {
+			text = en.Message
+		}
+	})
+	return text
 }
 
 // approvalText lists the steps of an incident that wait for approval, and

@@ -247,11 +247,30 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 			continue
 		}
 		matrix := e.Matrix(ctx, inc.ID)
-		if err := e.schedule(ctx, tx, inc, p, matrix); err != nil {
+		if err := e.schedule(ctx, tx, inc, p, matrix, inc.StartedAt); err != nil {
 			return fmt.Errorf("schedule escalation of incident %d: %w", inc.ID, err)
 		}
 		if err := e.approvalsNeeded(ctx, tx, inc, p, matrix); err != nil {
 			return err
+		}
+	}
+	// A reopened incident is paged again from the start of the matrix,
+	// counting from now.
+	if len(c.Reopened) > 0 {
+		incs, err := tx.IncidentsByID(ctx, c.Reopened)
+		if err != nil {
+			return err
+		}
+		for _, id := range c.Reopened {
+			inc := incs[id]
+			if inc == nil {
+				continue
+			}
+			if p := e.policy(inc); p != nil {
+				if err := e.schedule(ctx, tx, inc, p, e.Matrix(ctx, id), c.At); err != nil {
+					return fmt.Errorf("schedule escalation of reopened incident %d: %w", id, err)
+				}
+			}
 		}
 	}
 	var stopped []int64
@@ -275,7 +294,8 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 	return nil
 }
 
-func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incident, p *Policy, matrix []Level) error {
+// schedule writes the timed page of each level, counted from base.
+func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incident, p *Policy, matrix []Level, base time.Time) error {
 	var jobs []job.NewJob
 	for _, lv := range matrix {
 		if len(p.Levels[lv.Number]) == 0 {
@@ -283,7 +303,7 @@ func (e *Engine) schedule(ctx context.Context, tx store.Tx, inc *incident.Incide
 		}
 		payload, _ := json.Marshal(pagePayload{IncidentID: inc.ID, Level: lv.Number, Policy: p.Name})
 		jobs = append(jobs, job.NewJob{Kind: KindEscalate, Key: fmt.Sprintf("%s%d/0", escalateKey(inc.ID), lv.Number),
-			Payload: payload, RunAt: inc.StartedAt.Add(lv.After), MaxAttempts: 5})
+			Payload: payload, RunAt: base.Add(lv.After), MaxAttempts: 5})
 	}
 	if len(jobs) == 0 {
 		return nil

@@ -125,13 +125,21 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request, _ *auth.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	out := map[string]any{
 		"incident":         inc,
 		"alerts":           alerts,
 		"alerts_truncated": inc.AlertCount > len(alerts),
 		"runs":             runs,
 		"steps":            steps,
-	})
+	}
+	if s.Phases != nil {
+		st, err := s.Phases.Status(r.Context(), inc)
+		if err != nil {
+			return err
+		}
+		out["phases"] = st
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -24,6 +24,9 @@ type Metrics struct {
 	batchRequests prometheus.Histogram
 	stepsStarted  *prometheus.CounterVec
 	notifications *prometheus.CounterVec
+	breaches      *prometheus.CounterVec
+	timeToAck     *prometheus.HistogramVec
+	timeToResolve *prometheus.HistogramVec
 }
 
 // NewMetrics registers the metrics; open incidents are read from s at
@@ -59,6 +62,24 @@ func NewMetrics(s store.Store) *Metrics {
 		Name: "firebreak_notifications_total",
 		Help: "Notification delivery attempts, by channel and outcome (sent, retrying, failed).",
 	}, []string{"channel", "outcome"})
+	// Labelled by severity and phase only: both are bounded, where a
+	// service label would grow with whatever alerts send.
+	m.breaches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "firebreak_phase_breaches_total",
+		Help: "Phase budgets overrun (SLA breaches), by phase and severity.",
+	}, []string{"phase", "severity"})
+	responseBuckets := []float64{30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400}
+	m.timeToAck = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "firebreak_time_to_acknowledge_seconds",
+		Help:    "Time from an incident's start to its acknowledgement, by severity.",
+		Buckets: responseBuckets,
+	}, []string{"severity"})
+	m.timeToResolve = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "firebreak_time_to_resolve_seconds",
+		Help:    "Time from an incident's start to its resolution, by severity.",
+		Buckets: responseBuckets,
+	}, []string{"severity"})
+	m.Registry.MustRegister(m.breaches, m.timeToAck, m.timeToResolve)
 	m.Registry.MustRegister(m.stepsStarted, m.notifications, m.alerts, m.ingestLatency, m.batchEvents, m.batchRequests,
 		&openIncidents{store: s, desc: prometheus.NewDesc("firebreak_open_incidents",
 			"Incidents not yet resolved, by severity.", []string{"severity"}, nil)},
@@ -69,6 +90,21 @@ func NewMetrics(s store.Store) *Metrics {
 		}
 	}
 	return m
+}
+
+// Breach counts a phase budget overrun.
+func (m *Metrics) Breach(phase string, inc *incident.Incident) {
+	m.breaches.WithLabelValues(phase, string(inc.Severity)).Inc()
+}
+
+// Acknowledged observes the time to acknowledge.
+func (m *Metrics) Acknowledged(inc *incident.Incident, after time.Duration) {
+	m.timeToAck.WithLabelValues(string(inc.Severity)).Observe(after.Seconds())
+}
+
+// Resolved observes the time to resolve.
+func (m *Metrics) Resolved(inc *incident.Incident, after time.Duration) {
+	m.timeToResolve.WithLabelValues(string(inc.Severity)).Observe(after.Seconds())
 }
 
 // Notification counts one delivery attempt's outcome on a channel.

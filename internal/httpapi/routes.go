@@ -45,6 +45,7 @@ func (s *Server) routes() {
 
 	s.userRoutes()
 	s.commsRoutes()
+	s.responseRoutes()
 	s.playbookRoutes()
 	s.stepRoutes()
 	if s.Chat != nil {

@@ -23,9 +23,11 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/intake"
 	"github.com/firebreak-dev/firebreak/internal/people"
+	"github.com/firebreak-dev/firebreak/internal/phase"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/redact"
 	"github.com/firebreak-dev/firebreak/internal/respond"
+	"github.com/firebreak-dev/firebreak/internal/review"
 	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
@@ -42,6 +44,9 @@ type Deps struct {
 	// Chat, when set, serves the chat services' button callbacks under
 	// /api/v1/chat/; they are signed by the service, not token-bearing.
 	Chat interface{ Routes(*http.ServeMux) }
+	// Phases are the phase clocks; Reviews the post-incident reviews.
+	Phases  *phase.Engine
+	Reviews *review.Service
 	// Comms drafts and sends customer communication; nil serves none.
 	Comms *comms.Service
 	// PublicURL is how people reach this server, for links.

@@ -31,6 +31,9 @@ const (
 	// ActionEscalate asks for the next level of the escalation matrix now;
 	// Text is the reason, if any. The status stays as it is.
 	ActionEscalate ActionKind = "escalate"
+	// ActionPhase moves the incident to the phase named by Text; the
+	// phase clocks check the name and record the move.
+	ActionPhase ActionKind = "phase"
 )
 
 // Limits on what people write, so that a timeline stays readable.
@@ -124,6 +127,8 @@ func Act(ctx context.Context, tx Tx, id int64, act Action, actor string, now tim
 		add(KindUpdated, "Updated "+strings.Join(changes, "; "), data)
 	case ActionNote:
 		add(KindNote, act.Text, nil)
+	case ActionPhase:
+		// Nothing of the incident's own changes; the phase hook records it.
 	case ActionEscalate:
 		if inc.Status == StatusResolved {
 			return nil, Errorf(ECONFLICT, "incident %d is resolved; reopen it first", id)
@@ -160,6 +165,11 @@ func (a Action) validate() error {
 		return nil
 	case ActionEscalate:
 		return checkText("reason", a.Text, maxField)
+	case ActionPhase:
+		if strings.TrimSpace(a.Text) == "" {
+			return Errorf(EINVALID, "phase: is required, such as containment or investigation")
+		}
+		return checkText("phase", a.Text, maxPerson)
 	case ActionAssign:
 		return checkText("responder", a.Text, maxPerson)
 	case ActionNote:
@@ -181,5 +191,5 @@ func (a Action) validate() error {
 		}
 		return nil
 	}
-	return Errorf(EINVALID, "action: %q is not one of ack, resolve, reopen, assign, update, note, escalate", a.Kind)
+	return Errorf(EINVALID, "action: %q is not one of ack, resolve, reopen, assign, update, note, escalate, phase", a.Kind)
 }

@@ -54,6 +54,7 @@ const (
 	OutcomeResolved     Outcome = "resolved"     // resolved a firing alert
 	OutcomeAcknowledged Outcome = "acknowledged" // acknowledged the alert's incident
 	OutcomeIgnored      Outcome = "ignored"      // resolve or acknowledge of no firing alert
+	OutcomeReopened     Outcome = "reopened"     // re-fired inside a resolved incident's recovery watch
 )
 
 // Result is what happened to one event.
@@ -86,9 +87,11 @@ func Apply(ctx context.Context, tx Tx, events []Event, opt Options) ([]Result, [
 type Batch struct {
 	Results []Result
 	// Opened are the incidents the batch opened; Resolved the IDs of those
-	// it resolved automatically.
+	// it resolved automatically; Reopened those an alert brought back while
+	// they were under recovery watch.
 	Opened   []*Incident
 	Resolved []int64
+	Reopened []*Incident
 }
 
 // ApplyBatch is Apply, telling also which incidents the batch resolved.
@@ -98,7 +101,7 @@ func ApplyBatch(ctx context.Context, tx Tx, events []Event, opt Options) (*Batch
 	if err != nil {
 		return nil, err
 	}
-	return &Batch{Results: res, Opened: opened, Resolved: a.resolved}, nil
+	return &Batch{Results: res, Opened: opened, Resolved: a.resolved, Reopened: a.reopened}, nil
 }
 
 type applier struct {
@@ -111,6 +114,10 @@ type applier struct {
 	byGroup   map[string]*Incident
 	// closedGroups holds incidents this batch auto-resolved, by group key.
 	closedGroups map[string]*Incident
+	// watched holds resolved incidents under recovery watch, by group key,
+	// for groups with no open incident: a firing alert reopens them.
+	watched  map[string]*Incident
+	reopened []*Incident
 
 	newAlerts   []*Alert
 	dirtyAlerts map[*Alert]bool // existing alerts changed by this batch
@@ -127,6 +134,10 @@ type batchNotes struct {
 	acked       string
 	severityWas Severity
 	resolve     bool
+	// reopenedAfter is how long after it resolved the incident re-fired,
+	// when this batch reopened it.
+	reopenedAfter time.Duration
+	reopened      bool
 }
 
 func (a *applier) apply(ctx context.Context, events []Event) ([]Result, []*Incident, error) {
@@ -165,6 +176,16 @@ func (a *applier) apply(ctx context.Context, events []Event) ([]Result, []*Incid
 		} else {
 			a.incidents[inc.ID] = inc
 		}
+	}
+	var unopened []string
+	for _, k := range uniqueStrings(wanted) {
+		if a.byGroup[k] == nil {
+			unopened = append(unopened, k)
+		}
+	}
+	a.watched, err = a.tx.WatchedByGroup(ctx, unopened, a.now)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load incidents under recovery watch: %w", err)
 	}
 	a.dirtyAlerts = make(map[*Alert]bool)
 	a.closedGroups = make(map[string]*Incident)
@@ -215,6 +236,10 @@ func (a *applier) event(ctx context.Context, e *Event, fp, groupKey string) (Res
 		}
 		inc := a.byGroup[groupKey]
 		res.Outcome = OutcomeGrouped
+		if inc == nil && a.watched[groupKey] != nil {
+			inc = a.reopen(a.watched[groupKey])
+			res.Outcome = OutcomeReopened
+		}
 		if inc == nil {
 			var err error
 			inc, err = a.open(ctx, e, fp, groupKey)
@@ -301,6 +326,26 @@ func (a *applier) raiseSeverity(inc *Incident, s Severity) {
 		}
 		inc.Severity = s
 	}
+}
+
+// reopen brings back a resolved incident under recovery watch: the fix did
+// not hold, and the alert joins the incident it belongs to instead of
+// opening a new one.
+func (a *applier) reopen(inc *Incident) *Incident {
+	delete(a.watched, inc.GroupKey)
+	if cur, ok := a.incidents[inc.ID]; ok {
+		inc = cur
+	} else {
+		a.incidents[inc.ID] = inc
+	}
+	n := a.note(inc.ID)
+	n.reopened, n.reopenedAfter = true, a.now.Sub(inc.ResolvedAt)
+	inc.Status = StatusTriggered
+	inc.ResolvedAt, inc.AcknowledgedAt = time.Time{}, time.Time{}
+	a.byGroup[inc.GroupKey] = inc
+	a.dirtyIncs[inc.ID] = true
+	a.reopened = append(a.reopened, inc)
+	return inc
 }
 
 func (a *applier) open(ctx context.Context, e *Event, fp, groupKey string) (*Incident, error) {
@@ -479,6 +524,10 @@ func (a *applier) timeline(inc *Incident, n *batchNotes) []*TimelineEntry {
 		inc.AlertsLogged, inc.RepeatsLogged = inc.AlertCount, inc.Repeats
 	} else {
 		out = append(out, PendingSummaries(inc, a.now)...)
+	}
+	if n.reopened {
+		add(KindReopened, ActorSystem, fmt.Sprintf("Reopened: an alert of this incident fired again %s after it resolved, during its recovery watch",
+			n.reopenedAfter.Round(time.Second)), map[string]any{"after_seconds": int64(n.reopenedAfter / time.Second), "recovery_watch": true})
 	}
 	if n.severityWas != "" && !isNew {
 		add(KindSeverity, ActorSystem, fmt.Sprintf("Severity raised from %s to %s", n.severityWas, inc.Severity),

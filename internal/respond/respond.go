@@ -30,7 +30,8 @@ type Change struct {
 	Opened      []*incident.Incident
 	FirstAlerts map[int64]*incident.Event
 	// Resolved are incidents the change resolved, by their alerts or by
-	// hand; Reopened those a person reopened.
+	// hand; Reopened those a person reopened, or that an alert brought
+	// back during their recovery watch.
 	Resolved []int64
 	Reopened []int64
 	// Action is the person's action, when the change is one.
@@ -89,11 +90,14 @@ func (s *Service) Now() time.Time { return s.cfg.Now().UTC() }
 // Ingested is called by intake inside the transaction that applied a batch
 // of alert events, with what the batch did.
 func (s *Service) Ingested(ctx context.Context, tx store.Tx, events []incident.Event, b *incident.Batch) error {
-	if len(b.Opened) == 0 && len(b.Resolved) == 0 {
+	if len(b.Opened) == 0 && len(b.Resolved) == 0 && len(b.Reopened) == 0 {
 		return nil
 	}
 	c := &Change{At: s.Now(), Actor: incident.ActorSystem, Opened: b.Opened, Resolved: b.Resolved,
 		FirstAlerts: map[int64]*incident.Event{}}
+	for _, inc := range b.Reopened {
+		c.Reopened = append(c.Reopened, inc.ID)
+	}
 	for i, r := range b.Results {
 		if r.Outcome == incident.OutcomeOpened && c.FirstAlerts[r.IncidentID] == nil {
 			c.FirstAlerts[r.IncidentID] = &events[i]

@@ -30,6 +30,9 @@ type Store interface {
 	ListIncidents(ctx context.Context, p ListIncidentsParams) ([]incident.Incident, error)
 	ListAlerts(ctx context.Context, p ListAlertsParams) ([]incident.Alert, error)
 	ListTimeline(ctx context.Context, p ListTimelineParams) ([]incident.TimelineEntry, error)
+	// CountTimeline counts the timeline entries of the given kinds of each
+	// incident, for reports.
+	CountTimeline(ctx context.Context, incidentIDs []int64, kinds []string) (map[int64]map[string]int, error)
 	// CountOpenIncidents counts open incidents by severity, for metrics.
 	CountOpenIncidents(ctx context.Context) (map[incident.Severity]int, error)
 

@@ -215,7 +215,9 @@ func retryable(err error) bool {
 	case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
 		return true
 	case "23505": // unique_violation
-		return pe.ConstraintName == "alerts_firing_fingerprint"
+		// A lost race for a fingerprint or, when a watched incident
+		// reopens, for its group: the next attempt sees the winner.
+		return pe.ConstraintName == "alerts_firing_fingerprint" || pe.ConstraintName == "incidents_open_group"
 	}
 	return false
 }

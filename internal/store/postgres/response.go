@@ -173,3 +173,31 @@ func (t *txn) AddReview(ctx context.Context, r *store.Review) error {
 		VALUES ($1, (SELECT coalesce(max(version), 0) + 1 FROM reviews WHERE incident_id = $1), $2, $3, $4, $5) RETURNING version`,
 		r.IncidentID, text(r.Status), text(r.Markdown), text(r.CreatedBy), r.CreatedAt).Scan(&r.Version))
 }
+
+func (db *DB) CountTimeline(ctx context.Context, ids []int64, kinds []string) (map[int64]map[string]int, error) {
+	out := map[int64]map[string]int{}
+	if len(ids) == 0 || len(kinds) == 0 {
+		return out, nil
+	}
+	rows, err := db.pool.Query(ctx, `SELECT incident_id, kind, count(*) FROM timeline
+		WHERE incident_id = ANY($1) AND kind = ANY($2) GROUP BY incident_id, kind`, ids, texts(kinds))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   int64
+			kind string
+			n    int
+		)
+		if err := rows.Scan(&id, (*text)(&kind), &n); err != nil {
+			return nil, err
+		}
+		if out[id] == nil {
+			out[id] = map[string]int{}
+		}
+		out[id][kind] = n
+	}
+	return out, rows.Err()
+}

@@ -181,3 +181,32 @@ func (t *txn) AddReview(ctx context.Context, r *store.Review) error {
 		VALUES (?, (SELECT coalesce(max(version), 0) + 1 FROM reviews WHERE incident_id = ?), ?, ?, ?, ?) RETURNING version`,
 		r.IncidentID, r.IncidentID, r.Status, r.Markdown, r.CreatedBy, micros(r.CreatedAt)).Scan(&r.Version)
 }
+
+func (db *DB) CountTimeline(ctx context.Context, ids []int64, kinds []string) (map[int64]map[string]int, error) {
+	out := map[int64]map[string]int{}
+	if len(ids) == 0 || len(kinds) == 0 {
+		return out, nil
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT incident_id, kind, count(*) FROM timeline
+		WHERE incident_id IN (SELECT value FROM json_each(?)) AND kind IN (SELECT value FROM json_each(?))
+		GROUP BY incident_id, kind`, jsonList(ids), jsonList(kinds))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id   int64
+			kind string
+			n    int
+		)
+		if err := rows.Scan(&id, &kind, &n); err != nil {
+			return nil, err
+		}
+		if out[id] == nil {
+			out[id] = map[string]int{}
+		}
+		out[id][kind] = n
+	}
+	return out, rows.Err()
+}

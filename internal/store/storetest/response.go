@@ -14,6 +14,7 @@ func runResponse(t *testing.T, f Factory) {
 	t.Run("WatchedByGroup", func(t *testing.T) { testWatchedByGroup(t, f) })
 	t.Run("Reviews", func(t *testing.T) { testReviews(t, f) })
 	t.Run("ListByStart", func(t *testing.T) { testListByStart(t, f) })
+	t.Run("CountTimeline", func(t *testing.T) { testCountTimeline(t, f) })
 }
 
 func testCommunications(t *testing.T, f Factory) {
@@ -124,5 +125,23 @@ func testListByStart(t *testing.T, f Factory) {
 	got, err := b.s.ListIncidents(b.ctx, store.ListIncidentsParams{StartedFrom: t0.Add(time.Hour), StartedTo: t0.Add(2 * time.Hour), Limit: 10})
 	if err != nil || len(got) != 1 || got[0].GroupLabels["alertname"] != "B" {
 		t.Fatalf("ListIncidents by start = %+v, %v", got, err)
+	}
+}
+
+func testCountTimeline(t *testing.T, f Factory) {
+	b := setup(t, f)
+	a := b.apply(t, am("A", "api", "a"))[0].IncidentID
+	c := b.apply(t, am("C", "api", "c"))[0].IncidentID
+	for _, id := range []int64{a, a, c} {
+		if _, err := b.act(t, id, incident.Action{Kind: incident.ActionNote, Text: "n"}, "ana"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.s.CountTimeline(b.ctx, []int64{a, c, c + 100}, []string{string(incident.KindNote), string(incident.KindOpened)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[a]["note"] != 2 || got[c]["note"] != 1 || got[a][string(incident.KindOpened)] != 1 || len(got) != 2 {
+		t.Fatalf("CountTimeline = %v", got)
 	}
 }
