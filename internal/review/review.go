@@ -209,6 +209,8 @@ func (w *writer) phases() {
 		}
 		result := ""
 		switch {
+		case v.State == "done" && v.Start.IsZero():
+			result = "skipped"
 		case v.Breached:
 			result = fmt.Sprintf("**breached** (found %s)", clock(breachAt[v.Key].At))
 		case v.State == "upcoming":
@@ -252,7 +254,7 @@ func (w *writer) alerts() {
 	for _, a := range w.r.Alerts {
 		total += a.Count
 	}
-	w.p("%d alerts, received %d times in all.\n\n| Alert | Labels | Status | Received | First fired | Last seen | Resolved |\n|---|---|---|---|---|---|---|\n", len(w.r.Alerts), total)
+	w.p("%s, received %s in all.\n\n| Alert | Labels | Status | Received | First fired | Last seen | Resolved |\n|---|---|---|---|---|---|---|\n", count(len(w.r.Alerts), "alert", "alerts"), count(total, "time", "times"))
 	for i, a := range w.r.Alerts {
 		if i == 50 {
 			w.p("\n… and %d more alerts, listed in the incident's alerts.\n", len(w.r.Alerts)-50)
@@ -285,13 +287,14 @@ func (w *writer) steps() {
 		return
 	}
 	edits := w.edits()
+	var tasks []run.Step
 	for _, s := range w.r.Steps {
-		kind := string(s.Kind)
-		if s.Executor != "" {
-			kind = fmt.Sprintf("%s %s", s.Executor, s.Risk)
+		if s.Kind != playbook.KindStep {
+			tasks = append(tasks, s)
+			continue
 		}
 		w.p("### %d. %s\n\n", s.Position, inline(s.Name))
-		w.p("- Task `%s` (%s), **%s**", code(s.TaskKey), kind, strings.ReplaceAll(string(s.Status), "_", " "))
+		w.p("- Task `%s` (%s %s), **%s**", code(s.TaskKey), s.Executor, s.Risk, strings.ReplaceAll(string(s.Status), "_", " "))
 		if s.Reason != "" {
 			w.p(": %s", inline(w.redact(s.Reason)))
 		}
@@ -305,9 +308,6 @@ func (w *writer) steps() {
 		}
 		for _, a := range s.Approvals {
 			w.p("- Approved by %s at %s\n", inline(a.Actor), ts(a.At))
-		}
-		if s.Kind != playbook.KindStep && s.Actor != "" && s.Status.Final() {
-			w.p("- Ticked by %s\n", inline(s.Actor))
 		}
 		for _, e := range edits[s.ID] {
 			w.p("- Edited by %s at %s: %s\n", inline(e.Actor), ts(e.At), inline(e.Message))
@@ -323,6 +323,26 @@ func (w *writer) steps() {
 		w.result(&s)
 		w.p("\n")
 	}
+	if len(tasks) == 0 {
+		return
+	}
+	w.p("### Checklist and manual tasks\n\n")
+	for _, s := range tasks {
+		mark, how := " ", "not done"
+		switch s.Status {
+		case run.StatusSucceeded:
+			mark, how = "x", "done by "+inline(s.Actor)+" at "+clock(s.FinishedAt)
+		case run.StatusSkipped:
+			mark, how = "x", "skipped by "+inline(s.Actor)
+		case run.StatusCancelled:
+			how = inline(s.Reason)
+		}
+		w.p("- [%s] %d. %s (`%s`, %s): %s\n", mark, s.Position, inline(s.Name), code(s.TaskKey), s.Kind, how)
+		if s.Kind == playbook.KindManual && s.Text != "" && s.Text != s.Name {
+			w.p("  > %s\n", inline(s.Text))
+		}
+	}
+	w.p("\n")
 }
 
 // edits are the step.edited entries of the timeline, by step.
@@ -662,6 +682,13 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func orUnknown(s string) string {
