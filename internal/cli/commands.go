@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
+	"github.com/firebreak-dev/firebreak/internal/phase"
 )
 
 type created struct {
@@ -225,6 +226,7 @@ func newIncidentsCmd(env *Env, g *globals) *cobra.Command {
 			var detail struct {
 				Incident incident.Incident `json:"incident"`
 				Alerts   []incident.Alert  `json:"alerts"`
+				Phases   *phase.Status     `json:"phases"`
 			}
 			var raw json.RawMessage
 			if err := c.do(cmd.Context(), "GET", "/api/v1/incidents/"+id, nil, &raw); err != nil {
@@ -246,6 +248,10 @@ func newIncidentsCmd(env *Env, g *globals) *cobra.Command {
 				return err
 			}
 			printIncident(env, &detail.Incident, detail.Alerts, tl.Timeline)
+			if detail.Phases != nil {
+				fmt.Fprintln(env.Stdout)
+				printPhases(env, detail.Phases)
+			}
 			return nil
 		},
 	}
@@ -270,6 +276,7 @@ func newIncidentsCmd(env *Env, g *globals) *cobra.Command {
 			return map[string]string{"text": strings.Join(args, " ")}, nil
 		}),
 		updateCmd(env, g),
+		phaseCmd(env, g),
 	)
 	return cmd
 }

@@ -74,6 +74,8 @@ func newRoot(env *Env, out *termWriter) *cobra.Command {
 		newOncallCmd(&term, g),
 		newUserCmd(&term, g),
 		newCommsCmd(&term, g),
+		newReviewCmd(&term, g),
+		newReportCmd(&term, g),
 		newPlaybookCmd(&term),
 	)
 	return root
