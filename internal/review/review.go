@@ -105,7 +105,7 @@ func (w *writer) summary() {
 	row("Service", orUnknown(inline(inc.Service)))
 	row("Impact", orUnknown(inline(inc.Impact)))
 	row("Started", ts(inc.StartedAt))
-	if first := w.firstAlert(); !first.IsZero() && first.Before(inc.StartedAt) {
+	if first := w.firstAlert(); !first.IsZero() && inc.StartedAt.Sub(first) >= time.Second {
 		row("Detected", fmt.Sprintf("%s (the first alert fired at %s, %s before)", ts(inc.StartedAt), ts(first), phase.Human(inc.StartedAt.Sub(first))))
 	} else {
 		row("Detected", ts(inc.StartedAt)+" (when the first alert arrived)")
