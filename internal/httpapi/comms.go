@@ -16,21 +16,19 @@ func (s *Server) commsRoutes() {
 	m.Handle("POST /api/v1/communications/{id}/send", s.authed(auth.RoleResponder, s.sendComm))
 }
 
-func (s *Server) comms() (*comms.Service, error) {
+// commsFor returns the communication service and the request's {id}.
+func (s *Server) commsFor(r *http.Request) (*comms.Service, int64, error) {
 	if s.Comms == nil {
-		return nil, incident.Errorf(incident.EUNAVAILABLE, "this server does not draft customer communication")
+		return nil, 0, incident.Errorf(incident.EUNAVAILABLE, "this server does not draft customer communication")
 	}
-	return s.Comms, nil
+	id, err := pathID(r, "id")
+	return s.Comms, id, err
 }
 
 // listComms lists an incident's communications and, beside them, what the
 // playbook's customer template says now, for a new draft.
 func (s *Server) listComms(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	c, err := s.comms()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	c, id, err := s.commsFor(r)
 	if err != nil {
 		return err
 	}
@@ -52,11 +50,7 @@ func (s *Server) listComms(w http.ResponseWriter, r *http.Request, p *auth.Princ
 }
 
 func (s *Server) draftComm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	c, err := s.comms()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	c, id, err := s.commsFor(r)
 	if err != nil {
 		return err
 	}
@@ -75,11 +69,7 @@ func (s *Server) draftComm(w http.ResponseWriter, r *http.Request, p *auth.Princ
 }
 
 func (s *Server) editComm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	c, err := s.comms()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	c, id, err := s.commsFor(r)
 	if err != nil {
 		return err
 	}
@@ -96,11 +86,7 @@ func (s *Server) editComm(w http.ResponseWriter, r *http.Request, p *auth.Princi
 }
 
 func (s *Server) sendComm(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	c, err := s.comms()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	c, id, err := s.commsFor(r)
 	if err != nil {
 		return err
 	}
