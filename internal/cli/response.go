@@ -313,4 +313,3 @@ func shortPhase(key string) string {
 	}
 	return key
 }
-

@@ -65,4 +65,3 @@ func TestCalendarErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
-

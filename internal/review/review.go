@@ -704,4 +704,3 @@ func orDash(s string) string {
 	}
 	return s
 }
-
