@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
@@ -55,4 +56,18 @@ type AuditEntry struct {
 	Action string    `json:"action"`
 	Target string    `json:"target"`
 	Detail []byte    `json:"detail,omitempty"`
+}
+
+// NewToken makes an API token or integration key named name, and the audit
+// entry of its creation, for the caller to store in one transaction. The
+// secret is returned once and never kept.
+func NewToken(name string, role Role, source incident.Source, prefix, actor string, now time.Time) (*Token, string, *AuditEntry) {
+	secret, hash := NewSecret(prefix)
+	tok := &Token{Name: name, Role: role, Source: source, Hash: hash, Prefix: secret[:len(prefix)+6], CreatedAt: now.UTC(), CreatedBy: actor}
+	action := "token.create"
+	if role == RoleIngest {
+		action = "integration.create"
+	}
+	detail, _ := json.Marshal(map[string]string{"role": string(role), "source": string(source)})
+	return tok, secret, &AuditEntry{At: tok.CreatedAt, Actor: actor, Action: action, Target: name, Detail: detail}
 }

@@ -69,21 +69,12 @@ type createdSecret struct {
 // issue creates a token or integration key and audits it in one
 // transaction.
 func (s *Server) issue(r *http.Request, p *auth.Principal, tok *auth.Token, prefix string) (*createdSecret, error) {
-	secret, hash := auth.NewSecret(prefix)
-	tok.Hash = hash
-	tok.Prefix = secret[:len(prefix)+6]
-	tok.CreatedAt = s.Now().UTC()
-	tok.CreatedBy = p.Actor()
-	action := "token.create"
-	if tok.Role == auth.RoleIngest {
-		action = "integration.create"
-	}
-	detail, _ := json.Marshal(map[string]string{"role": string(tok.Role), "source": string(tok.Source)})
+	tok, secret, audit := auth.NewToken(tok.Name, tok.Role, tok.Source, prefix, p.Actor(), s.Now())
 	err := s.Store.InTx(r.Context(), func(tx store.Tx) error {
 		if err := tx.CreateToken(r.Context(), tok); err != nil {
 			return err
 		}
-		return tx.AppendAudit(r.Context(), &auth.AuditEntry{At: tok.CreatedAt, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
+		return tx.AppendAudit(r.Context(), audit)
 	})
 	if err != nil {
 		return nil, err
