@@ -1,14 +1,13 @@
 package httpapi
 
 import (
-	"encoding/json"
+	"github.com/firebreak-dev/firebreak/internal/access"
 	"net/http"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/incident"
-	"github.com/firebreak-dev/firebreak/internal/store"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -68,18 +67,12 @@ type createdSecret struct {
 
 // issue creates a token or integration key and audits it in one
 // transaction.
-func (s *Server) issue(r *http.Request, p *auth.Principal, tok *auth.Token, prefix string) (*createdSecret, error) {
-	tok, secret, audit := auth.NewToken(tok.Name, tok.Role, tok.Source, prefix, p.Actor(), s.Now())
-	err := s.Store.InTx(r.Context(), func(tx store.Tx) error {
-		if err := tx.CreateToken(r.Context(), tok); err != nil {
-			return err
-		}
-		return tx.AppendAudit(r.Context(), audit)
-	})
+func (s *Server) issue(r *http.Request, p *auth.Principal, tok *auth.Token) (*createdSecret, error) {
+	t, secret, err := access.Issue(r.Context(), s.Store, tok.Name, tok.Role, tok.Source, p.Actor(), s.Now())
 	if err != nil {
 		return nil, err
 	}
-	return &createdSecret{Token: *tok, Key: secret}, nil
+	return &createdSecret{Token: *t, Key: secret}, nil
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -96,7 +89,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if !body.Role.ValidUserRole() {
 		return incident.Errorf(incident.EINVALID, "role: %q is not viewer, responder or admin", body.Role)
 	}
-	out, err := s.issue(r, p, &auth.Token{Name: body.Name, Role: body.Role}, auth.TokenPrefix)
+	out, err := s.issue(r, p, &auth.Token{Name: body.Name, Role: body.Role})
 	if err != nil {
 		return err
 	}
@@ -118,7 +111,7 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request, p *au
 	if !body.Source.Valid() {
 		return incident.Errorf(incident.EINVALID, "source: %q is not alertmanager, pagerduty, grafana or generic", body.Source)
 	}
-	out, err := s.issue(r, p, &auth.Token{Name: body.Name, Role: auth.RoleIngest, Source: body.Source}, auth.IntegrationPrefix)
+	out, err := s.issue(r, p, &auth.Token{Name: body.Name, Role: auth.RoleIngest, Source: body.Source})
 	if err != nil {
 		return err
 	}
@@ -174,39 +167,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err != nil {
 		return err
 	}
-	kind, action := "token", "token.revoke"
-	if integration {
-		kind, action = "integration key", "integration.revoke"
-	}
-	// A token's role is fixed when it is created, so its kind read here
-	// still holds in the transaction below.
-	all, err := s.Store.ListTokens(r.Context())
-	if err != nil {
-		return err
-	}
-	var tok *auth.Token
-	for i := range all {
-		if all[i].ID == id && (all[i].Role == auth.RoleIngest) == integration {
-			tok = &all[i]
-		}
-	}
-	switch {
-	case tok == nil:
-		return incident.Errorf(incident.ENOTFOUND, "%s %d not found", kind, id)
-	case !tok.RevokedAt.IsZero():
-		return incident.Errorf(incident.ENOTFOUND, "%s %d is already revoked", kind, id)
-	case id == p.TokenID:
-		return incident.Errorf(incident.ECONFLICT, "id: a token cannot revoke itself; use another admin token")
-	}
-	detail, _ := json.Marshal(map[string]any{"id": id, "role": tok.Role, "source": tok.Source})
-	now := s.Now().UTC()
-	err = s.Store.InTx(r.Context(), func(tx store.Tx) error {
-		if err := tx.RevokeToken(r.Context(), id, now); err != nil {
-			return err
-		}
-		return tx.AppendAudit(r.Context(), &auth.AuditEntry{At: now, Actor: p.Actor(), Action: action, Target: tok.Name, Detail: detail})
-	})
-	if err != nil {
+	if _, err := access.Revoke(r.Context(), s.Store, id, integration, p.Actor(), p.TokenID, s.Now()); err != nil {
 		return err
 	}
 	s.Tokens.Forget()
