@@ -142,6 +142,9 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		Tell: func(ctx context.Context, tx store.Tx, id int64, ev notify.Event) ([]string, error) {
 			return pager.Tell(ctx, tx, id, ev)
 		},
+		PagesDue: func(ctx context.Context, tx store.Tx, id int64, at time.Time) (bool, error) {
+			return pager.Unpaged(ctx, tx, id, at)
+		},
 		Review: func(ctx context.Context, tx store.Tx, id int64, why string) error {
 			return reviews.Schedule(ctx, tx, id, why)
 		},

@@ -369,6 +369,47 @@ func (e *Engine) stop(ctx context.Context, tx store.Tx, incidentID int64, event 
 		Kind: "escalation.stopped", Message: msg}})
 }
 
+// Unpaged reports whether a level of an unacknowledged incident's matrix
+// came due by at and has not been paged yet. A phase breach found at the
+// same moment as a page waits for it (see phase.Config.PagesDue), so that
+// the level paged at 15 minutes also hears of the breach at 15 minutes,
+// whichever of the two timers a worker took first.
+func (e *Engine) Unpaged(ctx context.Context, tx store.Tx, incidentID int64, at time.Time) (bool, error) {
+	incs, err := tx.IncidentsByID(ctx, []int64{incidentID})
+	if err != nil {
+		return false, err
+	}
+	inc := incs[incidentID]
+	if inc == nil || inc.Status != incident.StatusTriggered {
+		return false, nil
+	}
+	p := e.policy(inc)
+	if p == nil {
+		return false, nil
+	}
+	paged := map[int]bool{}
+	err = e.scanTimeline(ctx, incidentID, func(en *incident.TimelineEntry) {
+		if en.Kind != "escalation.paged" {
+			return
+		}
+		var d struct {
+			Level int `json:"level"`
+		}
+		if json.Unmarshal(en.Data, &d) == nil {
+			paged[d.Level] = true
+		}
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, lv := range e.Matrix(ctx, incidentID) {
+		if len(p.Levels[lv.Number]) > 0 && !paged[lv.Number] && !inc.StartedAt.Add(lv.After).After(at) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // Tell sends event to every target already paged for an incident, in tx,
 // when its policy sends that event. It returns the targets told. The phase
 // clocks use it for SLA breaches.

@@ -14,6 +14,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/job"
 	"github.com/firebreak-dev/firebreak/internal/notify"
+	"github.com/firebreak-dev/firebreak/internal/phase"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
 	"github.com/firebreak-dev/firebreak/internal/respond"
 	"github.com/firebreak-dev/firebreak/internal/store"
@@ -65,7 +66,12 @@ type bundle struct {
 	chans map[string]*recorder
 }
 
-func setup(t *testing.T) *bundle {
+func setup(t *testing.T) *bundle { return setupWith(t, false) }
+
+// setupWith builds the bundle; with phases, the phase clocks run beside the
+// escalation, their hook first, so that a phase deadline due at the same
+// moment as a page is the job claimed first.
+func setupWith(t *testing.T, phases bool) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "fb.db"))
@@ -90,7 +96,12 @@ func setup(t *testing.T) *bundle {
 	}
 	esc := escalation.New(escalation.Config{Store: st, Queue: b.q, Playbooks: lib, Channels: channels, Now: b.clock.Now,
 		Policies: []escalation.Policy{{Name: "default", Levels: map[int][]string{1: {"hook", "telegram"}, 2: {"slack"}, 3: {"mail"}}, Repeat: 1}}})
-	b.svc = respond.New(respond.Config{Store: st, Now: b.clock.Now, Hooks: []respond.Hook{esc}})
+	hooks := []respond.Hook{esc}
+	if phases {
+		clocks := phase.New(phase.Config{Store: st, Queue: b.q, Playbooks: lib, Now: b.clock.Now, Tell: esc.Tell, PagesDue: esc.Unpaged})
+		hooks = []respond.Hook{clocks, esc}
+	}
+	b.svc = respond.New(respond.Config{Store: st, Now: b.clock.Now, Hooks: hooks})
 	return b
 }
 
@@ -162,6 +173,18 @@ func TestEscalatesOnSchedule(t *testing.T) {
 	if len(pages) != 4 || !strings.Contains(pages[1], "Escalated to level 2") || !strings.Contains(pages[3], "repeat 1 of 1") {
 		t.Fatalf("timeline pages = %q", pages)
 	}
+}
+
+// The Containment budget (15 min) runs out at the moment level 2 is paged.
+// The phase timer is the first job a worker takes, yet the breach waits for
+// the page, so level 2 hears of the breach as well as level 1.
+func TestBreachWaitsForThePageDueWithIt(t *testing.T) {
+	b := setupWith(t, true)
+	b.open()
+	want(t, "0 min", b.at(0), "hook:opened:L1", "telegram:opened:L1")
+	want(t, "5 min", b.at(5*time.Minute), "hook:sla_breach:L1", "telegram:sla_breach:L1")
+	want(t, "15 min", b.at(15*time.Minute), "slack:escalated:L2")
+	want(t, "15 min 1 s", b.at(15*time.Minute+time.Second), "hook:sla_breach:L1", "telegram:sla_breach:L1", "slack:sla_breach:L2")
 }
 
 // An acknowledgement at 10 minutes stops the escalation: no L2, and the

@@ -260,8 +260,9 @@ func IsPermanent(err error) bool {
 }
 
 type retryAfterError struct {
-	err   error
-	delay time.Duration
+	err    error
+	delay  time.Duration
+	snooze bool
 }
 
 func (e *retryAfterError) Error() string { return e.err.Error() }
@@ -277,6 +278,15 @@ func RetryAfter(err error, d time.Duration) error {
 	return &retryAfterError{err: err, delay: max(d, 0)}
 }
 
+// Snooze asks for the job to run again in d because something it waits
+// for is not done yet: not a failure, so it is logged quietly. The attempt
+// still counts toward MaxAttempts, which bounds how long a job can wait.
+func Snooze(d time.Duration) error {
+	return &retryAfterError{err: errSnoozed, delay: max(d, 0), snooze: true}
+}
+
+var errSnoozed = errors.New("job: snoozed")
+
 // retryDelay returns the delay err asks for, if any.
 func retryDelay(err error) (time.Duration, bool) {
 	var r *retryAfterError
@@ -284,4 +294,9 @@ func retryDelay(err error) (time.Duration, bool) {
 		return r.delay, true
 	}
 	return 0, false
+}
+
+func isSnooze(err error) bool {
+	var r *retryAfterError
+	return errors.As(err, &r) && r.snooze
 }

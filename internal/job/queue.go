@@ -461,6 +461,8 @@ func (q *Queue[T]) record(ctx context.Context, j *Job, herr error) {
 	case err != nil:
 		q.cfg.Logger.ErrorContext(ctx, "record job outcome", "job", j.ID, "kind", j.Kind, "err", err)
 	case herr == nil:
+	case isSnooze(herr) && j.Attempts < j.MaxAttempts:
+		q.cfg.Logger.DebugContext(ctx, "job snoozed", "job", j.ID, "kind", j.Kind, "attempt", j.Attempts, "retry_in", retryIn)
 	case retryIn > 0 || (!IsPermanent(herr) && j.Attempts < j.MaxAttempts):
 		q.cfg.Logger.WarnContext(ctx, "job attempt failed; retrying", "job", j.ID, "kind", j.Kind,
 			"attempt", j.Attempts, "max_attempts", j.MaxAttempts, "retry_in", retryIn, "err", herr)

@@ -24,6 +24,13 @@ const (
 	KindReviewDue = "phase.review_due"
 )
 
+// A breach that falls due with a page waits up to maxPageWaits times
+// pageWait for the page to go out first.
+const (
+	pageWait     = 200 * time.Millisecond
+	maxPageWaits = 5
+)
+
 // DefaultWatch is the recovery watch of a procedure that states none.
 const DefaultWatch = 10 * time.Minute
 
@@ -45,6 +52,11 @@ type Config struct {
 	// Tell sends an event to those already paged for an incident, in tx
 	// (the escalation engine's Tell); nil sends nothing.
 	Tell func(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event) ([]string, error)
+	// PagesDue reports whether a page of the incident fell due by at and
+	// has not gone out yet (the escalation engine's Unpaged). A breach
+	// waits a moment for it, so that everyone paged by the deadline hears
+	// of the breach; nil waits for nothing.
+	PagesDue func(ctx context.Context, tx store.Tx, incidentID int64, at time.Time) (bool, error)
 	// Review, when set, is asked in tx to (re)write an incident's review
 	// draft: when it resolves and when its recovery watch ends.
 	Review  func(ctx context.Context, tx store.Tx, incidentID int64, why string) error
@@ -482,6 +494,15 @@ func (e *Engine) timerJob(ctx context.Context, j *job.Job, fn func(tx store.Tx, 
 // still in that phase or an earlier one, and not resolved.
 func (e *Engine) deadline(ctx context.Context, j *job.Job) error {
 	return e.timerJob(ctx, j, func(tx store.Tx, inc *incident.Incident, p timerPayload) error {
+		if e.cfg.PagesDue != nil && j.Attempts <= maxPageWaits {
+			due, err := e.cfg.PagesDue(ctx, tx, inc.ID, e.now())
+			if err != nil {
+				return err
+			}
+			if due {
+				return job.Snooze(pageWait)
+			}
+		}
 		breached := false
 		var b Breach
 		err := e.change(ctx, tx, inc, func(s *State, add func(incident.EventKind, string, string, any)) error {
