@@ -24,6 +24,7 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/auth"
 	"github.com/firebreak-dev/firebreak/internal/comms"
 	"github.com/firebreak-dev/firebreak/internal/config"
+	"github.com/firebreak-dev/firebreak/internal/console"
 	"github.com/firebreak-dev/firebreak/internal/escalation"
 	"github.com/firebreak-dev/firebreak/internal/executor/shell"
 	"github.com/firebreak-dev/firebreak/internal/httpapi"
@@ -77,7 +78,7 @@ func OpenStore(ctx context.Context, c *config.Config) (store.Store, error) {
 // down gracefully: it stops accepting, lets in-flight requests finish,
 // commits what intake holds, lets running steps finish and closes the
 // store.
-func Serve(ctx context.Context, c config.Config, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer) error {
+func Serve(ctx context.Context, c config.Config, getenv func(string) string, now func() time.Time, stdout, stderr io.Writer, opts ...Option) error {
 	if now == nil {
 		now = time.Now
 	}
@@ -110,7 +111,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	if err != nil {
 		return err
 	}
-	execs, err := NewExecutors(&c, getenv, red)
+	execs, err := NewExecutors(&c, getenv, red, opts...)
 	if err != nil {
 		return err
 	}
@@ -229,8 +230,19 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	})
 	in.Start()
 
+	tokens := auth.NewTokens(st, 10*time.Second, now)
+	// The console's change feed and event streams end when shutdown begins,
+	// so that open pages do not hold it up.
+	consoleCtx, stopConsole := context.WithCancel(context.Background())
+	defer stopConsole()
+	web, err := console.New(consoleCtx, console.Deps{Store: st, Respond: lifecycle, Runs: engine, Playbooks: lib, People: directory,
+		Phases: clocks, Reviews: reviews, Comms: customer, Tokens: tokens, ApproverRoles: c.Approvals.Roles,
+		PublicURL: publicURL, Now: now, Logger: log})
+	if err != nil {
+		return err
+	}
 	handler := httpapi.NewServer(httpapi.Deps{
-		Store: st, Ingester: in, Tokens: auth.NewTokens(st, 10*time.Second, now),
+		Store: st, Ingester: in, Tokens: tokens, Console: web,
 		Playbooks: lib, Runs: engine, Respond: lifecycle, Chat: chatHandler, People: directory, Comms: customer, Phases: clocks, Reviews: reviews, PublicURL: publicURL, ApproverRoles: c.Approvals.Roles,
 		Metrics: metrics, Logger: log, Now: now, MaxBodyBytes: c.Intake.MaxBodyBytes,
 		Ready: st.Ping, SandboxStatus: shell.SandboxStatus,
@@ -242,6 +254,7 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(stopConsole)
 	bg, cancelBG := context.WithCancel(context.Background())
 	defer cancelBG()
 	go intake.FlushSummaries(bg, st, time.Duration(c.Intake.RepeatSummaryEvery), now, log)

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"k8s.io/client-go/kubernetes"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -24,7 +26,11 @@ import (
 )
 
 // NewExecutors builds the step executors the configuration names.
-func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Redactor) (*automation.Executors, error) {
+func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Redactor, opts ...Option) (*automation.Executors, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	x := &automation.Executors{KubectlShell: c.Shell.Kubectl}
 	var sqlTargets []sqlexec.Target
 	names := make([]string, 0, len(c.Targets.SQL))
@@ -51,7 +57,22 @@ func NewExecutors(c *config.Config, getenv func(string) string, red *redact.Reda
 		}
 		x.SQL = targets
 	}
-	if len(c.Targets.Kube) > 0 {
+	if len(c.Targets.Kube) > 0 && o.kube != nil {
+		var clusters []kube.Cluster
+		for name, t := range c.Targets.Kube {
+			cs := o.kube[name]
+			if cs == nil {
+				return nil, fmt.Errorf("targets.kube.%s: no client given for it", name)
+			}
+			clusters = append(clusters, kube.Cluster{Name: name, Namespace: t.Namespace, Kube: cs})
+		}
+		sort.Slice(clusters, func(i, j int) bool { return clusters[i].Name < clusters[j].Name })
+		k, err := kube.NewWithClients(clusters, kube.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("targets.kube: %w", err)
+		}
+		x.Kube = k
+	} else if len(c.Targets.Kube) > 0 {
 		var kt []kube.Target
 		for name, t := range c.Targets.Kube {
 			kt = append(kt, kube.Target{Name: name, Kubeconfig: t.Kubeconfig, Context: t.Context, Namespace: t.Namespace})
@@ -147,4 +168,18 @@ func newEngine(c *config.Config, st store.Store, q *job.Queue[store.Tx], lib *pl
 		SoleInstance:   st.Engine() == "sqlite",
 		Reap:           func(p run.Proc) error { return shell.Reap(p.PGID, p.Dir) },
 	}), nil
+}
+
+// Option changes how Serve builds a part.
+type Option func(*options)
+
+type options struct {
+	kube map[string]kubernetes.Interface
+}
+
+// WithKubeClients runs the kube targets of the configuration on the given
+// clients, by target name, instead of connecting with their kubeconfig.
+// Tests give client-go's fake clientset, as no cluster runs beside them.
+func WithKubeClients(clients map[string]kubernetes.Interface) Option {
+	return func(o *options) { o.kube = clients }
 }

@@ -53,7 +53,14 @@ func (s *Server) routes() {
 	}
 
 	m.Handle("GET /api/v1/openapi.json", s.authed(auth.RoleViewer, s.openapi))
-	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, incident.Errorf(incident.ENOTFOUND, "no route for %s %s; see /api/v1/openapi.json", r.Method, r.URL.Path))
-	})
+	}
+	if s.Console != nil {
+		// The console takes the GETs no route above takes, but an unknown
+		// API path still answers in JSON.
+		s.Console.Routes(m)
+		m.HandleFunc("GET /api/", notFound)
+	}
+	m.HandleFunc("/", notFound)
 }

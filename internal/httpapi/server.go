@@ -44,6 +44,9 @@ type Deps struct {
 	// Chat, when set, serves the chat services' button callbacks under
 	// /api/v1/chat/; they are signed by the service, not token-bearing.
 	Chat interface{ Routes(*http.ServeMux) }
+	// Console, when set, serves the web console's pages: every GET outside
+	// /api/ that no other route takes.
+	Console interface{ Routes(*http.ServeMux) }
 	// Phases are the phase clocks; Reviews the post-incident reviews.
 	Phases  *phase.Engine
 	Reviews *review.Service

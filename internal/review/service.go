@@ -244,16 +244,26 @@ pre{background:#f6f8fa;padding:.75rem;overflow:auto}code{font-size:90%}
 // dropped and dangerous links are not rendered (goldmark without its
 // unsafe option), so alert text cannot script the page.
 func HTML(markdown, title string) (string, error) {
+	body, err := Body(markdown)
+	if err != nil {
+		return "", err
+	}
+	var out bytes.Buffer
+	err = page.Execute(&out, struct {
+		Title string
+		Body  template.HTML
+	}{title, template.HTML(body)}) // goldmark's own output, safe mode
+	return out.String(), err
+}
+
+// Body renders Markdown to an HTML fragment the same way, for a page of
+// the caller's.
+func Body(markdown string) (string, error) {
 	var body bytes.Buffer
 	if err := md.Convert([]byte(markdown), &body); err != nil {
 		return "", fmt.Errorf("render review: %w", err)
 	}
-	var out bytes.Buffer
-	err := page.Execute(&out, struct {
-		Title string
-		Body  template.HTML
-	}{title, template.HTML(body.String())}) // goldmark's own output, safe mode
-	return out.String(), err
+	return body.String(), nil
 }
 
 func mustJSON(v any) []byte {

@@ -46,6 +46,9 @@ type Store interface {
 	// text already stored is left alone.
 	SavePlaybookVersion(ctx context.Context, v PlaybookVersion) error
 	GetPlaybookVersion(ctx context.Context, hash string) (*PlaybookVersion, error)
+	// ListPlaybookVersions returns the versions of the playbook stored
+	// under name, newest first, without their content.
+	ListPlaybookVersions(ctx context.Context, name string, limit int) ([]PlaybookVersion, error)
 
 	// Runs and steps, read outside a transaction.
 	run.Reader

@@ -201,3 +201,16 @@ func (db *DB) CountTimeline(ctx context.Context, ids []int64, kinds []string) (m
 	}
 	return out, rows.Err()
 }
+
+func (db *DB) ListPlaybookVersions(ctx context.Context, name string, limit int) ([]store.PlaybookVersion, error) {
+	rows, err := db.pool.Query(ctx, `SELECT hash, name, path, loaded_at FROM playbook_versions WHERE name = $1 ORDER BY loaded_at DESC, hash LIMIT $2`, text(name), limit)
+	if err != nil {
+		return nil, err
+	}
+	return values(collect(rows, func(s scanner) (*store.PlaybookVersion, error) {
+		var v store.PlaybookVersion
+		err := s.Scan((*text)(&v.Hash), (*text)(&v.Name), (*text)(&v.Path), &v.LoadedAt)
+		v.LoadedAt = v.LoadedAt.UTC()
+		return &v, err
+	}))
+}

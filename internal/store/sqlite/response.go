@@ -210,3 +210,24 @@ func (db *DB) CountTimeline(ctx context.Context, ids []int64, kinds []string) (m
 	}
 	return out, rows.Err()
 }
+
+func (db *DB) ListPlaybookVersions(ctx context.Context, name string, limit int) ([]store.PlaybookVersion, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT hash, name, path, loaded_at FROM playbook_versions WHERE name = ? ORDER BY loaded_at DESC, hash LIMIT ?`, name, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.PlaybookVersion
+	for rows.Next() {
+		var (
+			v  store.PlaybookVersion
+			at int64
+		)
+		if err := rows.Scan(&v.Hash, &v.Name, &v.Path, &at); err != nil {
+			return nil, err
+		}
+		v.LoadedAt = time.UnixMicro(at).UTC()
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -588,6 +588,17 @@ func testPlaybookVersions(t *testing.T, f Factory) {
 	if _, err := b.s.GetPlaybookVersion(b.ctx, "nope"); incident.ErrorCode(err) != incident.ENOTFOUND {
 		t.Fatalf("missing version: %v", err)
 	}
+	v2 := store.PlaybookVersion{Hash: "def", Name: "telegram-platform", Path: "p.md", Content: []byte("# v2\n"), LoadedAt: t0.Add(time.Hour)}
+	other := store.PlaybookVersion{Hash: "zzz", Name: "other", Path: "o.md", Content: []byte("# o\n"), LoadedAt: t0}
+	for _, x := range []store.PlaybookVersion{v2, other} {
+		if err := b.s.SavePlaybookVersion(b.ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := b.s.ListPlaybookVersions(b.ctx, "telegram-platform", 10)
+	if err != nil || len(list) != 2 || list[0].Hash != "def" || list[1].Hash != "abc" || list[0].Content != nil || !list[0].LoadedAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("ListPlaybookVersions = %+v, %v", list, err)
+	}
 }
 
 func testHostile(t *testing.T, f Factory) {
