@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -38,11 +39,14 @@ func newPlaybookLintCmd(env *Env) *cobra.Command {
 		Use:   "lint PATH...",
 		Short: "Report errors and warnings in playbooks (exit status 1 on errors)",
 		Long: `Lint parses every playbook at the paths (files, or folders searched for *.md)
-and prints each finding as file:line:col: error|warning: message.
+and prints each finding as file:line:col: error|warning|info: message.
 Errors (unknown annotation keys, a risk downgrade, two procedures matching the
-same alert, …) stop a playbook from loading; warnings do not. Each command that
-makes its step a write (and so wait for approval) is listed as an info line
-with the reason and where in the document it is.`,
+same alert, …) stop a playbook from loading; warnings do not; info lines note
+what Firebreak ignored or decided (a Hugo front-matter key, a section page).
+Each command that makes its step a write (and so wait for approval) is listed
+as an info line with the reason and where in the document it is. A summary
+ends the output: files, procedures, steps by executor and risk, placeholders
+no alert label fills, and the files that yielded nothing, with the reason.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pbs, err := playbook.LoadFiles(args...)
@@ -50,14 +54,8 @@ with the reason and where in the document it is.`,
 				return err
 			}
 			ds := playbook.Lint(pbs)
-			nerr, nwarn := 0, 0
 			for _, d := range ds {
 				fmt.Fprintln(env.Stdout, d.String())
-				if d.Severity == playbook.SeverityError {
-					nerr++
-				} else {
-					nwarn++
-				}
 			}
 			procs, writes := 0, 0
 			for _, pb := range pbs {
@@ -67,14 +65,54 @@ with the reason and where in the document it is.`,
 					writes++
 				}
 			}
-			fmt.Fprintf(env.Stderr, "%d playbook(s), %d procedure(s): %d error(s), %d warning(s), %d write verdict(s) that wait for approval\n",
-				len(pbs), procs, nerr, nwarn, writes)
-			if nerr > 0 {
-				return fmt.Errorf("playbook lint: %d error(s)", nerr)
+			sum := playbook.Summarize(pbs, ds)
+			writeLintSummary(env.Stdout, sum)
+			fmt.Fprintf(env.Stderr, "%d playbook(s), %d procedure(s): %d error(s), %d warning(s), %d info(s), %d write verdict(s) that wait for approval\n",
+				len(pbs), procs, sum.Errors, sum.Warnings, sum.Infos, writes)
+			if sum.Errors > 0 {
+				return fmt.Errorf("playbook lint: %d error(s)", sum.Errors)
 			}
 			return nil
 		},
 	}
+}
+
+// writeLintSummary prints what the documents yield.
+func writeLintSummary(w io.Writer, s playbook.Summary) {
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Summary: %d file(s), %d procedure(s) (%d runbook(s)), %d section page(s)\n", s.Files, s.Procedures, s.Runbooks, s.SectionPages)
+	keys := make([]string, 0, len(s.Steps))
+	total := 0
+	for k, n := range s.Steps {
+		keys = append(keys, k)
+		total += n
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, s.Steps[k]))
+	}
+	if total == 0 {
+		parts = []string{"none"}
+	}
+	fmt.Fprintf(w, "Steps: %d (%s)\n", total, strings.Join(parts, ", "))
+	if len(s.Unresolved) == 0 {
+		fmt.Fprintln(w, "Unresolved placeholders: none")
+	} else {
+		fmt.Fprintf(w, "Unresolved placeholders (no alert label fills them; the approver types them): %d\n", len(s.Unresolved))
+		for _, u := range s.Unresolved {
+			fmt.Fprintf(w, "  %s  %d step(s): %s\n", u.Name, len(u.Steps), strings.Join(u.Steps, ", "))
+		}
+	}
+	if len(s.Empty) == 0 {
+		fmt.Fprintln(w, "Files without procedures: none")
+	} else {
+		fmt.Fprintf(w, "Files without procedures: %d\n", len(s.Empty))
+		for _, e := range s.Empty {
+			fmt.Fprintf(w, "  %s: %s\n", e.Path, e.Reason)
+		}
+	}
+	fmt.Fprintf(w, "Findings: %d error(s), %d warning(s), %d info(s)\n", s.Errors, s.Warnings, s.Infos)
 }
 
 func newPlaybookShowCmd(env *Env) *cobra.Command {
@@ -221,6 +259,13 @@ func alertName(title string) string {
 }
 
 func matchText(pr *playbook.Procedure) string {
+	if !pr.Explicit() && len(pr.Names) > 0 {
+		out := "alertname " + strings.Join(pr.Names, " or ") + " (by name, any case and spacing)"
+		for _, m := range pr.Matchers {
+			out += " " + m.String()
+		}
+		return out + ", or a runbook_url that links this file"
+	}
 	if !pr.Explicit() {
 		return "alertname " + alertName(pr.Title) + " (by title)"
 	}
@@ -269,6 +314,9 @@ func showPlaybook(w io.Writer, pb *playbook.Playbook) {
 			flags += "; two-person approval"
 		}
 		fmt.Fprintf(w, "  %s\n", flags)
+		for _, c := range pr.Context {
+			fmt.Fprintf(w, "  %s: %s\n", c.Title, firstSentence(c.Text))
+		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, s := range pr.Sections {
 			fmt.Fprintf(tw, "  %s\t\t\t\t\t\n", s.Title)
@@ -332,17 +380,33 @@ func showPlaybook(w io.Writer, pb *playbook.Playbook) {
 		}
 		tw.Flush()
 	}
+	if pb.NoProcedures != "" {
+		fmt.Fprintf(w, "\nNo procedures: %s\n", pb.NoProcedures)
+	}
 	nerr, nwarn := 0, 0
 	for _, d := range pb.Diagnostics {
-		if d.Severity == playbook.SeverityError {
+		switch d.Severity {
+		case playbook.SeverityError:
 			nerr++
-		} else {
+		case playbook.SeverityWarning:
 			nwarn++
 		}
 	}
 	if nerr+nwarn > 0 {
 		fmt.Fprintf(w, "\n%d error(s), %d warning(s): run `firebreak playbook lint %s`\n", nerr, nwarn, pb.Path)
 	}
+}
+
+// firstSentence shortens a context note to its first line or sentence.
+func firstSentence(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexAny(s, "\n"); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	return cell(s)
 }
 
 func windowText(win playbook.Window) string {
@@ -369,9 +433,16 @@ func showDryRun(w io.Writer, ev incident.Event, res *playbook.DryRunResult) {
 	if res.Match.Explicit {
 		kind = "annotation"
 	}
-	fmt.Fprintf(tw, "Matched by\t%s: %s\n", kind, res.Match.Reason)
+	if res.Match.By != "" {
+		kind = res.Match.By
+	}
+	fmt.Fprintf(tw, "Matched by\t%s: %s\n", kind, cell(res.Match.Reason))
 	if len(res.Match.Others) > 0 {
-		fmt.Fprintf(tw, "Also matched\t%s (ambiguous: fix the playbooks)\n", strings.Join(res.Match.Others, ", "))
+		fmt.Fprintf(tw, "Also matched\t%s\n", strings.Join(res.Match.Others, ", "))
+		fmt.Fprintf(tw, "Chosen because\t%s\n", cell(res.Match.Why))
+	}
+	for _, c := range res.Context {
+		fmt.Fprintf(tw, "%s\t%s\n", c.Title, firstSentence(c.Text))
 	}
 	fmt.Fprintf(tw, "Severity\t%s\n", res.Severity)
 	fmt.Fprintf(tw, "Automatic runs\t%s\n", yesNo(res.Auto))
@@ -494,6 +565,9 @@ func writeVerdicts(pb *playbook.Playbook) []string {
 					cl, _ := strconv.Atoi(m[2])
 					line = st.Line + l
 					col, reason = indent(st.Line)+cl, m[3]
+				}
+				if c.ReasonPos.Line > 0 { // a runbook's span or console session
+					line, col = c.ReasonPos.Line, c.ReasonPos.Col
 				}
 				out = append(out, fmt.Sprintf("%s:%d:%d: info: write step %q (%s): %s", pb.Path, line, col, t.Name, t.Key, reason))
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,8 +23,9 @@ var annotationKeys = []string{"alertname", "severity", "match", "auto", "two_per
 // Keys of the fence info attributes.
 var attrKeys = []string{"name", "target", "risk", "timeout", "auto"}
 
-// Keys of the front matter.
-var frontMatterKeys = []string{"id", "service", "targets", "defaults", "group_by", "labels"}
+// Keys of the front matter that are Firebreak's. Others belong to Hugo,
+// Jekyll, MkDocs and the like and are ignored.
+var frontMatterKeys = []string{"id", "title", "service", "targets", "defaults", "group_by", "labels"}
 
 var annotationRe = regexp.MustCompile(`(?s)^\s*<!--\s*firebreak\s*:(.*?)-->\s*$`)
 
@@ -339,6 +341,10 @@ func (p *parser) parseFrontMatter(src []byte, firstLine int) {
 					fm.ID = s
 				}
 			}
+		case "title":
+			if s, ok := str(k, v); ok {
+				fm.Title = strings.TrimSpace(s)
+			}
 		case "service":
 			fm.Service, _ = str(k, v)
 		case "targets":
@@ -394,7 +400,69 @@ func (p *parser) parseFrontMatter(src []byte, firstLine int) {
 		case "labels":
 			fm.Labels = list(k, v)
 		default:
-			p.errorf(at(k), CodeFrontMatter, "front matter: unknown key %q (known keys: %s)", k.Value, strings.Join(frontMatterKeys, ", "))
+			p.foreignKey(at(k), k.Value)
 		}
 	}
 }
+
+// foreignKey notes a front-matter key Firebreak does not read. Site
+// generators own most of them (weight, bookHidden, layout, nav_order);
+// one a letter or two from a Firebreak key is probably that key
+// misspelt, and a warning says so.
+func (p *parser) foreignKey(pos Pos, key string) {
+	for _, k := range frontMatterKeys {
+		if key != k && editDistance(strings.ToLower(key), k) <= 2 && len(key) > 2 {
+			p.warn(pos, CodeForeignKey, "front matter key %q is not Firebreak's and is ignored; did you mean %q?", key, k)
+			return
+		}
+	}
+	p.diag(SeverityInfo, pos, CodeForeignKey, "front matter key %q is not Firebreak's (Firebreak reads %s) and is ignored", key, strings.Join(frontMatterKeys, ", "))
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// tomlFrontMatter reads what Firebreak needs of a Hugo TOML front matter
+// (+++ … +++): the title. Every other key is noted as foreign; Firebreak's
+// own keys are read only from YAML front matter.
+func (p *parser) tomlFrontMatter(src []byte, firstLine int) {
+	for i, line := range strings.Split(string(src), "\n") {
+		m := tomlKey.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		pos := Pos{Line: firstLine + i + 1, Col: 1}
+		switch {
+		case m[1] == "title":
+			if v, err := strconv.Unquote(strings.TrimSpace(m[2])); err == nil {
+				p.pb.Meta.Title = strings.TrimSpace(v)
+			} else {
+				p.pb.Meta.Title = strings.Trim(strings.TrimSpace(m[2]), `"'`)
+			}
+		case slices.Contains(frontMatterKeys, m[1]):
+			p.warn(pos, CodeFrontMatter, "front matter key %q is read only from YAML front matter (--- … ---); in TOML it is ignored", m[1])
+		default:
+			p.diag(SeverityInfo, pos, CodeForeignKey, "front matter key %q is not Firebreak's and is ignored", m[1])
+		}
+	}
+}
+
+var tomlKey = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(.*)$`)

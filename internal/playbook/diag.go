@@ -13,6 +13,9 @@ type DiagSeverity string
 const (
 	SeverityError   DiagSeverity = "error"
 	SeverityWarning DiagSeverity = "warning"
+	// SeverityInfo notes something Firebreak ignored or decided on its
+	// own, such as a front-matter key that belongs to Hugo.
+	SeverityInfo DiagSeverity = "info"
 )
 
 // Diagnostic codes, stable for tests and tooling.
@@ -33,6 +36,10 @@ const (
 	CodeStray           = "stray-annotation" // warning: annotation outside a procedure
 	CodeNoProcedures    = "no-procedures"    // warning: document holds no procedure
 	CodeStructure       = "structure"        // warning: content the parser could not place
+	CodeForeignKey      = "foreign-key"      // info: a front-matter key another tool owns, ignored
+	CodeSectionPage     = "section-page"     // info: _index.md or a README without procedures
+	CodeSectionRole     = "section-role"     // info: a runbook section not in the section table
+	CodeSharedAlert     = "shared-alert"     // warning: runbooks in two files handle one alert name
 )
 
 // CodeInterpreted is an error: a placeholder sits in text that another
@@ -53,8 +60,19 @@ func (d Diagnostic) String() string {
 	return fmt.Sprintf("%s:%d:%d: %s: %s", d.File, d.Pos.Line, d.Pos.Col, d.Severity, d.Message)
 }
 
-// sortDiagnostics orders by file and position, errors before warnings at
-// the same position.
+// sevRank orders severities: errors, then warnings, then infos.
+func sevRank(s DiagSeverity) int {
+	switch s {
+	case SeverityError:
+		return 0
+	case SeverityWarning:
+		return 1
+	}
+	return 2
+}
+
+// sortDiagnostics orders by file and position, errors before warnings
+// before infos at the same position.
 func sortDiagnostics(ds []Diagnostic) {
 	sort.SliceStable(ds, func(i, j int) bool {
 		a, b := ds[i], ds[j]
@@ -67,7 +85,7 @@ func sortDiagnostics(ds []Diagnostic) {
 		if a.Pos.Col != b.Pos.Col {
 			return a.Pos.Col < b.Pos.Col
 		}
-		return a.Severity < b.Severity
+		return sevRank(a.Severity) < sevRank(b.Severity)
 	})
 }
 

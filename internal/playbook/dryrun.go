@@ -19,9 +19,11 @@ type DryRunResult struct {
 	Severity  incident.Severity `json:"severity,omitempty"`
 	Match     *Match            `json:"match,omitempty"`
 	// Auto is false when the procedure opted out of automatic runs.
-	Auto      bool         `json:"auto"`
-	TwoPerson bool         `json:"two_person,omitempty"`
-	Tasks     []DryRunTask `json:"tasks,omitempty"`
+	Auto      bool `json:"auto"`
+	TwoPerson bool `json:"two_person,omitempty"`
+	// Context is a runbook's Meaning and Impact, shown with the incident.
+	Context []ContextNote `json:"context,omitempty"`
+	Tasks   []DryRunTask  `json:"tasks,omitempty"`
 }
 
 // DryRunTask is one task of the matched procedure as a run would see it.
@@ -66,13 +68,14 @@ func DryRun(lib *Library, labels, annotations map[string]string) (*DryRunResult,
 		return nil, fmt.Errorf("dry run: no playbook library")
 	}
 	res := &DryRunResult{Alertname: labels["alertname"]}
-	m, ok := lib.Match(labels)
+	m, ok := lib.MatchAlert(labels, annotations)
 	if !ok {
 		return res, nil
 	}
 	pr := m.Procedure
 	res.Matched = true
 	res.Match = m
+	res.Context = pr.Context
 	res.Playbook, res.Path, res.Version = m.Playbook.ID, m.Playbook.Path, m.Playbook.Hash
 	res.Procedure, res.Title, res.Severity = pr.Key, pr.Title, pr.Severity
 	res.Auto, res.TwoPerson = pr.Auto, pr.TwoPerson

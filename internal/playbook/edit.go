@@ -34,7 +34,8 @@ func StepFromText(language, text string) (*Step, error) {
 	}
 	b.WriteString("   " + fence + "\n")
 	doc := b.String()
-	pb, err := Parse("edit", []byte(doc))
+	// An edit is the text that runs: a "$ " in it is not a prompt.
+	pb, err := ParseWith("edit", []byte(doc), Options{script: true})
 	if err != nil {
 		// Report positions in the text as sent, not in the wrapper.
 		var msgs []string

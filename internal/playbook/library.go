@@ -26,6 +26,8 @@ import (
 type Library struct {
 	log      *slog.Logger
 	paths    []string
+	opt      LibraryOptions
+	urls     []urlPrefix
 	debounce time.Duration
 
 	mu   sync.Mutex // serialises reloads
@@ -35,8 +37,24 @@ type Library struct {
 type snapshot struct {
 	playbooks []*Playbook // by ID
 	refs      []procRef
+	explicit  []procRef // refs selected by an annotation
 	byTitle   map[string][]procRef
+	urls      urlIndex
 	diags     []Diagnostic // cross-playbook findings
+}
+
+// LibraryOptions configure a Library beyond its paths.
+type LibraryOptions struct {
+	// URLs maps runbook_url prefixes to the folders that hold the linked
+	// files (config playbook_urls): with "https://runbooks.example.com/"
+	// → "runbooks/", an alert linking
+	// https://runbooks.example.com/kubernetes/kubepodcrashlooping gets
+	// runbooks/kubernetes/KubePodCrashLooping.md. Without a prefix, the
+	// last segments of the URL's path are matched against documents'
+	// relative paths.
+	URLs map[string]string
+	// Sections is the runbook section table; nil: the built-in one.
+	Sections *SectionTable
 }
 
 // NewLibrary loads the playbooks at paths: Markdown files, or folders
@@ -44,10 +62,15 @@ type snapshot struct {
 // example playbook. The Library is returned even when err != nil; it then
 // holds every document that did load, and err says which did not and why.
 func NewLibrary(log *slog.Logger, paths ...string) (*Library, error) {
+	return NewLibraryWith(log, LibraryOptions{}, paths...)
+}
+
+// NewLibraryWith is NewLibrary with options.
+func NewLibraryWith(log *slog.Logger, opt LibraryOptions, paths ...string) (*Library, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l := &Library{log: log, paths: append([]string(nil), paths...), debounce: 200 * time.Millisecond}
+	l := &Library{log: log, paths: append([]string(nil), paths...), opt: opt, urls: urlPrefixes(opt.URLs), debounce: 200 * time.Millisecond}
 	l.snap.Store(&snapshot{byTitle: map[string][]procRef{}})
 	err := l.Reload()
 	return l, err
@@ -72,11 +95,35 @@ func (l *Library) Playbook(id string) *Playbook {
 }
 
 // Match returns the procedure for an alert's labels: an explicit
-// annotation first, else the procedure whose normalised title equals the
-// normalised alertname label.
+// annotation first, else the procedure whose normalised title (or
+// runbook name) equals the normalised alertname label. See MatchAlert.
 func (l *Library) Match(labels map[string]string) (*Match, bool) {
+	return l.MatchAlert(labels, nil)
+}
+
+// MatchAlert returns the procedure for an alert. A runbook_url annotation
+// that links a loaded document wins; otherwise an explicit annotation
+// beats a match by name, more label conditions beat fewer, then the
+// configured order of the playbook paths and the playbook ID decide. The
+// Match says which rule chose it over the others.
+func (l *Library) MatchAlert(labels, annotations map[string]string) (*Match, bool) {
 	s := l.snap.Load()
-	return matchIn(s.refs, s.byTitle, labels)
+	cs := candidates(s.explicit, s.byTitle, labels)
+	if u := annotations["runbook_url"]; u != "" {
+		if r, reason, ok := s.urls.lookup(u, labels); ok {
+			m := &Match{Playbook: r.pb, Procedure: r.pr, By: "runbook_url", Reason: reason}
+			for _, c := range cs {
+				if c.ref.pr != r.pr {
+					m.Others = append(m.Others, c.ref.String())
+				}
+			}
+			if len(m.Others) > 0 {
+				m.Why = fmt.Sprintf("the alert's runbook_url links %s, which wins over a match by name or annotation (%s)", r, strings.Join(m.Others, ", "))
+			}
+			return m, true
+		}
+	}
+	return chooseMatch(cs)
 }
 
 // Lint returns the diagnostics of every loaded playbook and those found
@@ -106,15 +153,20 @@ func (l *Library) Reload() error {
 // scan is what the files at a library's paths held when read.
 type scan struct {
 	files    []string
+	docs     map[string]docFile
 	src      map[string][]byte
 	readErrs map[string]error
 	pathErrs []error
 }
 
 func (l *Library) scan() *scan {
-	files, errs := expandPaths(l.paths)
-	sc := &scan{files: files, src: map[string][]byte{}, readErrs: map[string]error{}, pathErrs: errs}
-	for _, f := range files {
+	docs, errs := expandPaths(l.paths)
+	sc := &scan{docs: map[string]docFile{}, src: map[string][]byte{}, readErrs: map[string]error{}, pathErrs: errs}
+	for _, d := range docs {
+		sc.files = append(sc.files, d.path)
+		sc.docs[d.path] = d
+	}
+	for _, f := range sc.files {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			sc.readErrs[f] = fmt.Errorf("read playbook: %w", err)
@@ -158,7 +210,7 @@ func (l *Library) load(sc *scan) error {
 		}
 	}
 	if sc == nil {
-		pb, err := l.parse(examples.TelegramPlatformPlaybookPath, examples.TelegramPlatformPlaybook, prev)
+		pb, err := l.parse(examples.TelegramPlatformPlaybookPath, examples.TelegramPlatformPlaybook, docFile{}, prev)
 		if err != nil {
 			keep(examples.TelegramPlatformPlaybookPath, err)
 		} else {
@@ -174,7 +226,7 @@ func (l *Library) load(sc *scan) error {
 				keep(f, err)
 				continue
 			}
-			pb, err := l.parse(f, sc.src[f], prev)
+			pb, err := l.parse(f, sc.src[f], sc.docs[f], prev)
 			if err != nil {
 				keep(f, err)
 				continue
@@ -183,6 +235,7 @@ func (l *Library) load(sc *scan) error {
 		}
 	}
 	s, rejected := buildSnapshot(loaded, prev)
+	s.urls = newURLIndex(l.urls, s.playbooks)
 	for _, d := range rejected {
 		errs = append(errs, errors.New(d.String()))
 		l.log.Error("playbook rejected", "diagnostic", d.String())
@@ -210,11 +263,11 @@ func (l *Library) load(sc *scan) error {
 }
 
 // parse reuses the previous version when the bytes are unchanged.
-func (l *Library) parse(path string, src []byte, prev map[string]*Playbook) (*Playbook, error) {
+func (l *Library) parse(path string, src []byte, d docFile, prev map[string]*Playbook) (*Playbook, error) {
 	if old := prev[path]; old != nil && string(old.Source) == string(src) {
 		return old, nil
 	}
-	return Parse(path, src)
+	return ParseWith(path, src, Options{Rel: d.rel, Priority: d.prio, Sections: l.opt.Sections})
 }
 
 // buildSnapshot indexes playbooks. Of two documents with one ID, the one
@@ -243,26 +296,70 @@ func buildSnapshot(pbs []*Playbook, prev map[string]*Playbook) (*snapshot, []Dia
 		kept = append(kept, pb)
 	}
 	s := &snapshot{playbooks: kept, refs: refsOf(kept)}
+	for _, r := range s.refs {
+		if r.pr.Explicit() {
+			s.explicit = append(s.explicit, r)
+		}
+	}
 	s.byTitle = titleIndex(s.refs)
 	// Ambiguity within one document is already among its diagnostics.
 	s.diags = append(s.diags, ambiguity(kept, true)...)
+	s.diags = append(s.diags, sharedAlerts(s.byTitle)...)
 	s.diags = append(s.diags, rejected...)
 	return s, rejected
+}
+
+// sharedAlerts warns where runbooks in several files answer to one alert
+// name: both load, and the rule of rankBefore picks one for an alert that
+// does not link either by runbook_url.
+func sharedAlerts(byTitle map[string][]procRef) []Diagnostic {
+	var out []Diagnostic
+	for name, group := range byTitle {
+		if len(group) < 2 {
+			continue
+		}
+		runbook := false
+		for _, r := range group {
+			runbook = runbook || len(r.pr.Names) > 0
+		}
+		if !runbook {
+			continue // playbook procedures: an ambiguity error
+		}
+		cs := make([]candidate, len(group))
+		for i, r := range group {
+			cs[i] = candidate{ref: r, spec: len(r.pr.Matchers)}
+		}
+		sort.SliceStable(cs, func(i, j int) bool { return rankBefore(cs[i], cs[j]) })
+		for _, c := range cs[1:] {
+			out = append(out, Diagnostic{
+				File: c.ref.pb.Path, Pos: c.ref.pr.Pos, Severity: SeverityWarning, Code: CodeSharedAlert,
+				Message: fmt.Sprintf("alert %q also has the runbook %s; an alert of that name that links neither by runbook_url gets %s, because %s",
+					name, cs[0].ref.pb.Path, cs[0].ref, whyFirst(cs[0], c)),
+			})
+		}
+	}
+	return out
 }
 
 // LoadFiles parses every document at paths (files, or folders searched
 // recursively for *.md), whatever their diagnostics. The error reports
 // paths that could not be read.
 func LoadFiles(paths ...string) ([]*Playbook, error) {
-	files, errs := expandPaths(paths)
+	return LoadFilesWith(nil, paths...)
+}
+
+// LoadFilesWith is LoadFiles with a runbook section table (nil: the
+// built-in one).
+func LoadFilesWith(sections *SectionTable, paths ...string) ([]*Playbook, error) {
+	docs, errs := expandPaths(paths)
 	var out []*Playbook
-	for _, f := range files {
-		src, err := os.ReadFile(f)
+	for _, d := range docs {
+		src, err := os.ReadFile(d.path)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("read playbook: %w", err))
 			continue
 		}
-		pb, _ := Parse(f, src)
+		pb, _ := ParseWith(d.path, src, Options{Rel: d.rel, Priority: d.prio, Sections: sections})
 		out = append(out, pb)
 	}
 	return out, errors.Join(errs...)
@@ -281,13 +378,25 @@ func Lint(pbs []*Playbook) []Diagnostic {
 	return out
 }
 
-// expandPaths lists the Markdown files at paths, sorted and without
-// duplicates. Hidden folders are skipped.
-func expandPaths(paths []string) ([]string, []error) {
+// docFile is a Markdown file found at a library path.
+type docFile struct {
+	path string
+	// rel is the path relative to the folder given (the file's name for
+	// a file given on its own), with forward slashes.
+	rel string
+	// prio is the index of the path it was found under: the first
+	// configured path wins a tie between two procedures.
+	prio int
+}
+
+// expandPaths lists the Markdown files at paths, sorted by path and
+// without duplicates (a file under two paths belongs to the first).
+// Hidden folders are skipped.
+func expandPaths(paths []string) ([]docFile, []error) {
 	seen := map[string]bool{}
-	var files []string
+	var files []docFile
 	var errs []error
-	for _, p := range paths {
+	for i, p := range paths {
 		fi, err := os.Stat(p)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("playbook path: %w", err))
@@ -296,7 +405,7 @@ func expandPaths(paths []string) ([]string, []error) {
 		if !fi.IsDir() {
 			if !seen[p] {
 				seen[p] = true
-				files = append(files, p)
+				files = append(files, docFile{path: p, rel: filepath.Base(p), prio: i})
 			}
 			continue
 		}
@@ -313,7 +422,11 @@ func expandPaths(paths []string) ([]string, []error) {
 			}
 			if strings.EqualFold(filepath.Ext(path), ".md") && !seen[path] {
 				seen[path] = true
-				files = append(files, path)
+				rel, err := filepath.Rel(p, path)
+				if err != nil {
+					rel = filepath.Base(path)
+				}
+				files = append(files, docFile{path: path, rel: filepath.ToSlash(rel), prio: i})
 			}
 			return nil
 		})
@@ -321,7 +434,7 @@ func expandPaths(paths []string) ([]string, []error) {
 			errs = append(errs, err)
 		}
 	}
-	sort.Strings(files)
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, errs
 }
 

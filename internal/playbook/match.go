@@ -3,6 +3,8 @@ package playbook
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"unicode"
 )
@@ -104,58 +106,138 @@ type Match struct {
 	Procedure *Procedure `json:"-"`
 	// Explicit is true when an annotation matched, false for a title match.
 	Explicit bool `json:"explicit"`
+	// By says how: "runbook_url" (the alert's runbook_url annotation links
+	// the document), "annotation" (a firebreak annotation selects it) or
+	// "name" (its title, or a runbook's name, is the alertname).
+	By string `json:"by,omitempty"`
 	// Reason says what matched, e.g. "alertname=HighQueueDepth" or
 	// "\"High Queue Depth\" ~ alertname HighQueueDepth".
 	Reason string `json:"reason"`
-	// Others lists procedures that matched equally well (playbook/key).
-	// Lint reports this as an error; at run time the first in playbook
-	// ID and document order wins.
+	// Others lists the other procedures that matched (playbook/key), best
+	// first; Why says which rule chose this one over them (see
+	// docs/playbooks.md, "Matching alerts to procedures"). Two playbook
+	// procedures that tie on everything but their order are a lint error.
 	Others []string `json:"others,omitempty"`
+	Why    string   `json:"why,omitempty"`
 }
 
 type procRef struct {
 	pb *Playbook
 	pr *Procedure
+	// idx is the procedure's place in its document.
+	idx int
 }
 
 func (r procRef) String() string { return r.pb.ID + "/" + r.pr.Key }
 
-// matchIn chooses the procedure for labels among refs (in playbook ID and
-// document order). Explicit annotations beat title matches; among
-// explicit matches the most specific wins.
-func matchIn(refs []procRef, byTitle map[string][]procRef, labels map[string]string) (*Match, bool) {
-	var best []procRef
-	bestSpec := -1
-	for _, r := range refs {
-		if !r.pr.matchesExplicit(labels) {
-			continue
-		}
-		s := r.pr.specificity()
-		switch {
-		case s > bestSpec:
-			best, bestSpec = []procRef{r}, s
-		case s == bestSpec:
-			best = append(best, r)
-		}
+// candidate is a procedure that matches an alert, with what ranks it.
+type candidate struct {
+	ref      procRef
+	explicit bool
+	spec     int // label conditions: an annotation's alertname and matchers, a runbook's matchers
+	reason   string
+}
+
+// rankBefore orders candidates by the documented rule: an explicit
+// annotation before a title or name; more label conditions before fewer;
+// then the configured order of the playbook paths; then playbook ID and
+// document order, so the choice never depends on map or load order.
+func rankBefore(a, b candidate) bool {
+	if a.explicit != b.explicit {
+		return a.explicit
 	}
-	if len(best) > 0 {
-		m := &Match{Playbook: best[0].pb, Procedure: best[0].pr, Explicit: true, Reason: explicitReason(best[0].pr)}
-		for _, o := range best[1:] {
-			m.Others = append(m.Others, o.String())
+	if a.spec != b.spec {
+		return a.spec > b.spec
+	}
+	if pa, pb := a.ref.pb.priority, b.ref.pb.priority; pa != pb {
+		return pa < pb
+	}
+	if a.ref.pb.ID != b.ref.pb.ID {
+		return a.ref.pb.ID < b.ref.pb.ID
+	}
+	return a.ref.idx < b.ref.idx
+}
+
+// whyFirst says which rule put a before b.
+func whyFirst(a, b candidate) string {
+	switch {
+	case a.explicit != b.explicit:
+		return "an explicit annotation beats a match by name"
+	case a.spec != b.spec:
+		return fmt.Sprintf("it names more labels (%d conditions against %d)", a.spec, b.spec)
+	case a.ref.pb.priority != b.ref.pb.priority:
+		return fmt.Sprintf("its folder comes earlier in the configured playbooks (path %d before %d)", a.ref.pb.priority+1, b.ref.pb.priority+1)
+	case a.ref.pb.ID != b.ref.pb.ID:
+		return fmt.Sprintf("on a tie the first playbook ID wins (%s before %s)", a.ref.pb.ID, b.ref.pb.ID)
+	}
+	return "on a tie the first in the document wins"
+}
+
+// candidates lists the procedures that match labels by annotation or by
+// name, best first.
+func candidates(explicit []procRef, byTitle map[string][]procRef, labels map[string]string) []candidate {
+	var out []candidate
+	for _, r := range explicit {
+		if r.pr.matchesExplicit(labels) {
+			out = append(out, candidate{ref: r, explicit: true, spec: r.pr.specificity(), reason: explicitReason(r.pr)})
 		}
-		return m, true
 	}
 	name := labels["alertname"]
-	cands := byTitle[normalize(name)]
-	if name == "" || len(cands) == 0 {
+	if n := normalize(name); n != "" {
+		for _, r := range byTitle[n] {
+			if !r.pr.matchesNarrowing(labels) {
+				continue
+			}
+			shown := r.pr.Title
+			for _, a := range r.pr.Names {
+				if normalize(a) == n {
+					shown = a
+					break
+				}
+			}
+			out = append(out, candidate{ref: r, spec: len(r.pr.Matchers), reason: fmt.Sprintf("%q ~ alertname %s", shown, name)})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rankBefore(out[i], out[j]) })
+	return out
+}
+
+// matchesNarrowing reports whether a runbook's match= conditions hold.
+func (p *Procedure) matchesNarrowing(labels map[string]string) bool {
+	for i := range p.Matchers {
+		if !p.Matchers[i].matches(labels) {
+			return false
+		}
+	}
+	return true
+}
+
+// matchIn chooses the procedure for labels among refs by annotation or
+// name; see rankBefore.
+func matchIn(refs []procRef, byTitle map[string][]procRef, labels map[string]string) (*Match, bool) {
+	var explicit []procRef
+	for _, r := range refs {
+		if r.pr.Explicit() {
+			explicit = append(explicit, r)
+		}
+	}
+	return chooseMatch(candidates(explicit, byTitle, labels))
+}
+
+func chooseMatch(cs []candidate) (*Match, bool) {
+	if len(cs) == 0 {
 		return nil, false
 	}
-	m := &Match{
-		Playbook: cands[0].pb, Procedure: cands[0].pr,
-		Reason: fmt.Sprintf("%q ~ alertname %s", cands[0].pr.Title, name),
+	best := cs[0]
+	m := &Match{Playbook: best.ref.pb, Procedure: best.ref.pr, Explicit: best.explicit, By: "name", Reason: best.reason}
+	if best.explicit {
+		m.By = "annotation"
 	}
-	for _, o := range cands[1:] {
-		m.Others = append(m.Others, o.String())
+	for _, o := range cs[1:] {
+		m.Others = append(m.Others, o.ref.String())
+	}
+	if len(cs) > 1 {
+		m.Why = fmt.Sprintf("%d procedures match; %s is chosen over %s because %s", len(cs), best.ref, cs[1].ref, whyFirst(best, cs[1]))
 	}
 	return m, true
 }
@@ -171,28 +253,45 @@ func explicitReason(p *Procedure) string {
 	return strings.Join(parts, " ")
 }
 
-// titleIndex maps normalised titles of procedures without an explicit
-// annotation to the procedures.
+// titleIndex maps the normalised names procedures answer to by name (a
+// playbook procedure's title, a runbook's names) to the procedures.
+// Procedures selected by an annotation answer to no name.
 func titleIndex(refs []procRef) map[string][]procRef {
 	idx := map[string][]procRef{}
 	for _, r := range refs {
 		if r.pr.Explicit() {
 			continue
 		}
-		n := normalize(r.pr.Title)
-		if n == "" {
-			continue
+		for _, n := range r.pr.matchNames() {
+			idx[n] = append(idx[n], r)
 		}
-		idx[n] = append(idx[n], r)
 	}
 	return idx
+}
+
+// matchNames returns the normalised names a procedure answers to.
+func (p *Procedure) matchNames() []string {
+	if len(p.Names) == 0 {
+		if n := normalize(p.Title); n != "" {
+			return []string{n}
+		}
+		return nil
+	}
+	var out []string
+	for _, a := range p.Names {
+		n := normalize(a)
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func refsOf(pbs []*Playbook) []procRef {
 	var refs []procRef
 	for _, pb := range pbs {
-		for _, pr := range pb.Procedures {
-			refs = append(refs, procRef{pb, pr})
+		for i, pr := range pb.Procedures {
+			refs = append(refs, procRef{pb, pr, i})
 		}
 	}
 	return refs
@@ -209,14 +308,17 @@ func ambiguity(pbs []*Playbook, crossOnly bool) []Diagnostic {
 	where := func(r procRef) string {
 		return fmt.Sprintf("%s:%d", r.pb.Path, r.pr.Pos.Line)
 	}
-	for _, group := range titleIndex(refs) {
+	for name, group := range titleIndex(refs) {
 		for _, r := range group[1:] {
 			if crossOnly && r.pb == group[0].pb {
 				continue
 			}
+			if len(r.pr.Names) > 0 || len(group[0].pr.Names) > 0 {
+				continue // runbooks: a rule picks one (sharedAlerts)
+			}
 			out = append(out, Diagnostic{
 				File: r.pb.Path, Pos: r.pr.Pos, Severity: SeverityError, Code: CodeAmbiguous,
-				Message: fmt.Sprintf("procedure %q and procedure %q (%s) both match alertname %q by title; give one an explicit <!-- firebreak: alertname=… match=… --> annotation", r.pr.Title, group[0].pr.Title, where(group[0]), normalize(r.pr.Title)),
+				Message: fmt.Sprintf("procedure %q and procedure %q (%s) both match alertname %q by title; give one an explicit <!-- firebreak: alertname=… match=… --> annotation", r.pr.Title, group[0].pr.Title, where(group[0]), name),
 			})
 		}
 	}

@@ -105,16 +105,7 @@ func inferType(name string) ParamType {
 // resolveSources fills every parameter's sources once the procedure is
 // complete, and warns about parameters no alert label provides.
 func (p *parser) resolveSources(pr *Procedure) {
-	known := map[string]bool{}
-	for k := range wellKnownLabels {
-		known[normalize(k)] = true
-	}
-	for _, l := range p.pb.Meta.Labels {
-		known[normalize(l)] = true
-	}
-	for _, m := range pr.Matchers {
-		known[normalize(m.Label)] = true
-	}
+	known := knownLabels(p.pb, pr)
 	type output struct {
 		key  string
 		cols []string
@@ -128,6 +119,9 @@ func (p *parser) resolveSources(pr *Procedure) {
 		for i := range st.Params {
 			prm := &st.Params[i]
 			names := CandidateNames(prm.Name)
+			if p.runbook {
+				names = RunbookCandidates(prm.Name)
+			}
 			prm.Sources = nil
 			if len(names) > 0 {
 				prm.Sources = append(prm.Sources,
@@ -180,6 +174,23 @@ func (p *parser) resolveSources(pr *Procedure) {
 			earlier = append(earlier, output{t.Key, st.Columns})
 		}
 	}
+}
+
+// knownLabels are the labels a procedure's alerts are known to carry,
+// normalised: well-known ones, the front matter's labels and those its
+// match= conditions name.
+func knownLabels(pb *Playbook, pr *Procedure) map[string]bool {
+	known := map[string]bool{}
+	for k := range wellKnownLabels {
+		known[normalize(k)] = true
+	}
+	for _, l := range pb.Meta.Labels {
+		known[normalize(l)] = true
+	}
+	for _, m := range pr.Matchers {
+		known[normalize(m.Label)] = true
+	}
+	return known
 }
 
 func describeNames(names []string) string {

@@ -25,30 +25,69 @@ import (
 // any of them is an error. path names the document in diagnostics and
 // gives the playbook its ID.
 func Parse(path string, src []byte) (*Playbook, error) {
+	return ParseWith(path, src, Options{})
+}
+
+// Options steer ParseWith.
+type Options struct {
+	// Rel is the document's path relative to the folder it was loaded
+	// from. A runbook's ID is made of it ("kubernetes/kubepodcrashlooping"),
+	// and runbook_url annotations are matched against it.
+	Rel string
+	// Priority is the index of the configured path the document came
+	// from: of two procedures that match an alert equally, the one from
+	// the earlier path wins.
+	Priority int
+	// Sections is the table that gives runbook sections their roles; nil
+	// is the built-in one.
+	Sections *SectionTable
+
+	// script makes every shell block a script, never a console session
+	// (StepFromText: an edit is the text that runs).
+	script bool
+}
+
+// ParseWith reads one document, as Parse, with options. A document is
+// read as one of two shapes: a playbook of alert procedures (the
+// reference's shape), or a runbook, one file per alert whose H1 or
+// front-matter title names the alert and whose sections (Meaning, Impact,
+// Diagnosis, Mitigation, …) map to roles through the section table.
+// runbook.go says how the shape is decided.
+func ParseWith(path string, src []byte, opt Options) (*Playbook, error) {
 	sum := sha256.Sum256(src)
 	pb := &Playbook{
 		Path:       path,
 		Hash:       hex.EncodeToString(sum[:]),
 		Source:     src,
+		Rel:        filepath.ToSlash(opt.Rel),
 		Procedures: []*Procedure{}, Phases: []*Phase{}, Templates: []*Template{},
 		Escalation: []*EscalationLevel{}, Resources: []*Resource{},
+		priority: opt.Priority,
 	}
-	p := &parser{pb: pb, src: src, li: newLineIndex(src)}
-	body := p.frontMatter()
-	p.body = body
-	doc := goldmark.New().Parser().Parse(text.NewReader(body))
-	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
-		p.block(n)
+	if opt.Sections == nil {
+		opt.Sections = builtinSections
 	}
-	p.endProcedure()
-	pb.ID = playbookID(path, pb.Meta.ID)
-	if len(pb.Procedures) == 0 {
-		p.warn(Pos{1, 1}, CodeNoProcedures, "no alert procedures found: a procedure is a heading under an \"Alert Response Procedures\" section, a heading starting with CRITICAL: or WARNING:, or a heading followed by a <!-- firebreak: … --> annotation")
-	}
+	p := &parser{pb: pb, src: src, li: newLineIndex(src), opt: opt}
+	p.body = p.frontMatter()
+	p.fmDiags = len(p.diags)
+	doc := goldmark.New().Parser().Parse(text.NewReader(p.body))
+	p.read(doc)
 	p.diags = append(p.diags, ambiguity([]*Playbook{pb}, false)...)
 	sortDiagnostics(p.diags)
 	pb.Diagnostics = p.diags
 	return pb, errorsOf(pb.Diagnostics)
+}
+
+// classic reads the document as a playbook of alert procedures.
+func (p *parser) classic(doc ast.Node) {
+	for n := doc.FirstChild(); n != nil; n = n.NextSibling() {
+		p.block(n)
+	}
+	p.endProcedure()
+	p.pb.ID = playbookID(p.pb.Path, p.pb.Meta.ID)
+	if p.pb.Meta.Title != "" {
+		p.pb.Title = p.pb.Meta.Title
+	}
 }
 
 // containerKind is what a level-1/2 heading introduces.
@@ -69,7 +108,18 @@ type parser struct {
 	src   []byte // the document as given
 	body  []byte // the document with front matter blanked out
 	li    *lineIndex
+	opt   Options
 	diags []Diagnostic
+	// fmDiags is how many diagnostics the front matter gave: a document
+	// read again as a runbook keeps those and drops the rest.
+	fmDiags int
+
+	// runbook is set while reading a runbook (runbook.go).
+	runbook bool
+	rb      runbookState
+	// attrsRead marks fenced blocks whose attributes were read, so a
+	// console block split into several commands reports them once.
+	attrsRead map[ast.Node]bool
 
 	cont      containerKind
 	contLevel int
@@ -452,11 +502,16 @@ func (p *parser) endProcedure() {
 			p.warn(s.Pos, CodeEmptySection, "section %q of procedure %q has no tasks", s.Title, pr.Title)
 		}
 	}
-	if len(pr.Sections) == 0 {
+	switch {
+	case len(pr.Sections) == 0 && p.runbook:
+		p.diag(SeverityInfo, pr.Pos, CodeEmptySection, "runbook %q has no steps or checklist items; its text is shown with the incident", pr.Title)
+	case len(pr.Sections) == 0:
 		p.warn(pr.Pos, CodeEmptySection, "procedure %q has no sections or tasks", pr.Title)
 	}
 	p.resolveSources(pr)
-	if !pr.Explicit() && !plausibleAlertName(pr.Title) {
+	if p.runbook && len(pr.Names) == 0 && !pr.Explicit() {
+		p.warn(pr.Pos, CodeUnmatchable, "runbook %q has no title that reads as an alert name, so no alert will match it by name; name the alert in its H1 (# KubePodCrashLooping), or link it from the alert's runbook_url", pr.Title)
+	} else if !p.runbook && !pr.Explicit() && !plausibleAlertName(pr.Title) {
 		p.warn(pr.Pos, CodeUnmatchable, "procedure %q has no firebreak annotation and its title does not read as an alert name (%q), so no alert will match it; add <!-- firebreak: alertname=… -->", pr.Title, normalize(pr.Title))
 	}
 }
@@ -725,16 +780,31 @@ func (p *parser) addTask(sec *Section, t *Task, explicitKey string) {
 
 // tasksFromBlocks builds the tasks of an item (or a lone block) from its
 // code blocks: consecutive executable blocks of one executor make one
-// step; comment-only blocks alone make a manual task.
+// step; comment-only blocks alone make a manual task. In a runbook, parts
+// may also be inline code spans that hold a command.
 func (p *parser) tasksFromBlocks(sec *Section, name, text string, items []string, blocks []ast.Node, at ast.Node, unnamed bool) {
 	type group struct {
 		exec   Executor
-		blocks []ast.Node
+		target string
+		units  []unit
 	}
 	var groups []group
 	var comments []string
 	var plain []string
+	add := func(u unit) {
+		if n := len(groups); n > 0 && groups[n-1].exec == u.exec && groups[n-1].target == u.target {
+			groups[n-1].units = append(groups[n-1].units, u)
+			return
+		}
+		groups = append(groups, group{exec: u.exec, target: u.target, units: []unit{u}})
+	}
 	for _, b := range blocks {
+		if cs, ok := b.(*ast.CodeSpan); ok {
+			if u, ok := p.spanUnit(cs); ok {
+				add(p.convertPsql(u))
+			}
+			continue
+		}
 		lang := p.blockLang(b)
 		exec := executorOf(lang)
 		content := p.blockText(b)
@@ -747,6 +817,14 @@ func (p *parser) tasksFromBlocks(sec *Section, name, text string, items []string
 			plain = append(plain, strings.TrimRight(content, "\n"))
 			continue
 		}
+		if exec == ExecShell {
+			if cmds, ok := p.sessionUnits(b, lang); ok {
+				for _, u := range cmds {
+					add(p.convertPsql(u))
+				}
+				continue
+			}
+		}
 		if exec == ExecShell && shellCommentOnly(content) {
 			comments = append(comments, shellComments(content, "#"))
 			continue
@@ -755,11 +833,7 @@ func (p *parser) tasksFromBlocks(sec *Section, name, text string, items []string
 			comments = append(comments, sqlComments(content))
 			continue
 		}
-		if len(groups) > 0 && groups[len(groups)-1].exec == exec {
-			groups[len(groups)-1].blocks = append(groups[len(groups)-1].blocks, b)
-		} else {
-			groups = append(groups, group{exec: exec, blocks: []ast.Node{b}})
-		}
+		add(p.blockUnit(b, lang, exec))
 	}
 	if len(groups) == 0 {
 		t := &Task{Kind: KindManual, Name: name, Text: text, Items: items, Pos: p.pos(at)}
@@ -776,13 +850,16 @@ func (p *parser) tasksFromBlocks(sec *Section, name, text string, items []string
 		return
 	}
 	for i, g := range groups {
-		st := p.buildStep(g.exec, g.blocks)
+		st := p.buildStep(g.exec, g.units)
 		stepName := name
 		if len(groups) > 1 {
 			stepName = fmt.Sprintf("%s (%d)", name, i+1)
 		}
 		if st.Attrs.Name != "" && (unnamed || stepName == "") {
 			stepName = st.Attrs.Name
+		}
+		if stepName == "" && p.runbook && len(st.Commands) > 0 {
+			stepName = firstLine(st.Commands[0].Text)
 		}
 		if stepName == "" {
 			stepName = fmt.Sprintf("%s step", st.Language)
@@ -792,6 +869,38 @@ func (p *parser) tasksFromBlocks(sec *Section, name, text string, items []string
 		p.addTask(sec, t, st.Attrs.Name)
 		p.steps = append(p.steps, t)
 	}
+}
+
+// unit is one piece of a step's text: a code block, one command of a
+// console session, or a command in an inline code span.
+type unit struct {
+	// node is where it comes from: the fenced block (for its attributes
+	// and position) or the code span.
+	node  ast.Node
+	lang  string
+	exec  Executor
+	lines []srcLine
+	// target is the database a psql command names, for a sql step made
+	// of it.
+	target string
+}
+
+// srcLine is a line of step text with where it starts in the document.
+type srcLine struct {
+	text   string // with its newline
+	docOff int    // document offset of text[pad]
+	pad    int    // leading bytes of text that are not in the document
+}
+
+// blockUnit is a whole code block.
+func (p *parser) blockUnit(n ast.Node, lang string, exec Executor) unit {
+	u := unit{node: n, lang: lang, exec: exec}
+	lines := n.Lines()
+	for i := 0; i < lines.Len(); i++ {
+		s := lines.At(i)
+		u.lines = append(u.lines, srcLine{text: string(s.Value(p.body)), docOff: s.Start, pad: s.Padding})
+	}
+	return u
 }
 
 func firstLine(s string) string {
@@ -823,13 +932,39 @@ type joined struct {
 	docOff []int // document offset of each line's first byte after padding
 	pads   []int // padding (stripped indentation) of each line
 	li     *lineIndex
+	// edits are the placeholders a runbook's text had rewritten into
+	// {{name}} (see canonicalPlaceholders), in order: offsets in text are
+	// mapped back through them.
+	edits []textEdit
+}
+
+// textEdit is a span of text that replaced oldLen bytes of the original.
+type textEdit struct {
+	at, oldLen, newLen int // at: offset in the rewritten text
+}
+
+// orig maps an offset in the (rewritten) text to the original text.
+func (j *joined) orig(off int) int {
+	d := 0
+	for _, e := range j.edits {
+		switch {
+		case off >= e.at+e.newLen:
+			d += e.newLen - e.oldLen
+		case off >= e.at:
+			return e.at - d
+		default:
+			return off - d
+		}
+	}
+	return off - d
 }
 
 // posAt maps an offset in the joined text to a document position.
 func (j *joined) posAt(off int) Pos {
+	off = j.orig(off)
 	l := j.lineOf(off)
 	if l < 0 || l >= len(j.starts) {
-		return Pos{Line: j.lineAt(off), Col: 1}
+		return Pos{Line: j.lineAtOrig(off), Col: 1}
 	}
 	in := off - j.starts[l] - j.pads[l]
 	if in < 0 {
@@ -838,12 +973,36 @@ func (j *joined) posAt(off int) Pos {
 	return j.li.pos(j.docOff[l] + in)
 }
 
+// reasonPos maps the line:col a shell reason starts with (within the
+// script) to the document; a reason without one points at the command.
+func (j *joined) reasonPos(reason string, cmdStart int) Pos {
+	m := reasonLineCol.FindStringSubmatch(reason)
+	if m == nil {
+		return j.posAt(cmdStart)
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	off := 0
+	for l := 1; l < line; l++ {
+		i := strings.IndexByte(j.text[off:], '\n')
+		if i < 0 {
+			return j.posAt(cmdStart)
+		}
+		off += i + 1
+	}
+	return j.posAt(min(off+col-1, len(j.text)))
+}
+
+var reasonLineCol = regexp.MustCompile(`^(\d+):(\d+): `)
+
 // lineOf returns the index of the joined line holding off.
 func (j *joined) lineOf(off int) int {
 	return sort.Search(len(j.starts), func(i int) bool { return j.starts[i] > off }) - 1
 }
 
-func (j *joined) lineAt(off int) int {
+func (j *joined) lineAt(off int) int { return j.lineAtOrig(j.orig(off)) }
+
+func (j *joined) lineAtOrig(off int) int {
 	l := max(j.lineOf(off), 0)
 	if l < len(j.lines) {
 		return j.lines[l]
@@ -854,10 +1013,10 @@ func (j *joined) lineAt(off int) int {
 	return 1
 }
 
-func (p *parser) joinBlocks(blocks []ast.Node, exec Executor) joined {
+func (p *parser) joinUnits(units []unit, exec Executor) joined {
 	var j joined
 	text := ""
-	for bi, n := range blocks {
+	for bi, u := range units {
 		if bi > 0 {
 			// Each block ends on its own line; an unterminated statement
 			// is closed so it cannot run into the next block.
@@ -867,14 +1026,12 @@ func (p *parser) joinBlocks(blocks []ast.Node, exec Executor) joined {
 			}
 			text += "\n"
 		}
-		lines := n.Lines()
-		for i := 0; i < lines.Len(); i++ {
-			s := lines.At(i)
+		for _, l := range u.lines {
 			j.starts = append(j.starts, len(text))
-			j.docOff = append(j.docOff, s.Start)
-			j.pads = append(j.pads, s.Padding)
-			text += string(s.Value(p.body))
-			j.lines = append(j.lines, p.li.pos(s.Start).Line)
+			j.docOff = append(j.docOff, l.docOff)
+			j.pads = append(j.pads, l.pad)
+			text += l.text
+			j.lines = append(j.lines, p.li.pos(l.docOff).Line)
 		}
 	}
 	j.text = strings.TrimRight(text, "\n")
@@ -905,14 +1062,24 @@ func stripSQLComments(s string) string {
 	return b.String()
 }
 
-// buildStep classifies a group of blocks of one executor.
-func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
-	first := blocks[0]
-	st := &Step{Language: p.blockLang(first), Executor: exec, Line: p.pos(first).Line, Commands: []Command{}}
-	for _, b := range blocks {
-		p.fenceAttrs(b, st)
+// buildStep classifies a group of units of one executor.
+func (p *parser) buildStep(exec Executor, units []unit) *Step {
+	first := units[0].node
+	st := &Step{Language: units[0].lang, Executor: exec, Line: p.pos(first).Line, Commands: []Command{}}
+	for _, u := range units {
+		if p.attrsRead[u.node] {
+			continue
+		}
+		if p.attrsRead == nil {
+			p.attrsRead = map[ast.Node]bool{}
+		}
+		p.attrsRead[u.node] = true
+		p.fenceAttrs(u.node, st)
 	}
-	j := p.joinBlocks(blocks, exec)
+	j := p.joinUnits(units, exec)
+	if p.runbook && exec == ExecShell {
+		j.text, j.edits = canonicalPlaceholders(j.text)
+	}
 	var sites []paramSite
 	switch exec {
 	case ExecSQL:
@@ -956,6 +1123,9 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 			st.Commands = append(st.Commands, Command{
 				Text: j.text[s.Start:s.End], Risk: s.Risk, Reason: s.Reason, Kube: s.Kube, Line: j.lineAt(s.Start),
 			})
+			if p.runbook && s.Risk == RiskWrite {
+				st.Commands[len(st.Commands)-1].ReasonPos = j.reasonPos(s.Reason, s.Start)
+			}
 			if s.Kube == nil {
 				allKube = false
 			}
@@ -994,6 +1164,9 @@ func (p *parser) buildStep(exec Executor, blocks []ast.Node) *Step {
 		st.Risk = RiskRead
 	}
 	p.applyAttrs(st, first)
+	if t := units[0].target; t != "" && st.Attrs.Target == "" {
+		st.Target = t
+	}
 	p.procParams[st] = sites
 	p.stepPos[st] = p.pos(first)
 	return st
@@ -1054,6 +1227,11 @@ func (p *parser) applyAttrs(st *Step, at ast.Node) {
 		}
 	}
 	st.Auto = auto && st.Risk == RiskRead && p.proc.Auto && !st.NeedsEditing
+	// In a runbook only the diagnosis sections run by themselves: a
+	// mitigation's reads check a fix not yet made.
+	if p.section != nil && p.section.Role != "" && p.section.Role != RoleDiagnosis && (st.Attrs.Auto == nil || !*st.Attrs.Auto) {
+		st.Auto = false
+	}
 }
 
 func (s *Step) addParam(name string, form ParamForm, typ ParamType) {
@@ -1261,11 +1439,18 @@ func parseWindow(s string) (Window, bool) {
 	return Window{}, false
 }
 
-// frontMatter parses a leading YAML block and returns the body with it
-// blanked out, so that positions stay those of the source.
+// frontMatter parses a leading YAML block (--- … ---), or a Hugo TOML
+// block (+++ … +++), and returns the body with it blanked out, so that
+// positions stay those of the source.
 func (p *parser) frontMatter() []byte {
 	src := p.src
-	if !bytes.HasPrefix(src, []byte("---\n")) && !bytes.HasPrefix(src, []byte("---\r\n")) {
+	fence := ""
+	switch {
+	case bytes.HasPrefix(src, []byte("---\n")) || bytes.HasPrefix(src, []byte("---\r\n")):
+		fence = "---"
+	case bytes.HasPrefix(src, []byte("+++\n")) || bytes.HasPrefix(src, []byte("+++\r\n")):
+		fence = "+++"
+	default:
 		return src
 	}
 	start := bytes.IndexByte(src, '\n') + 1
@@ -1279,7 +1464,7 @@ func (p *parser) frontMatter() []byte {
 			line = src[off : off+nl]
 			next = off + nl + 1
 		}
-		if t := string(bytes.TrimRight(line, " \t\r")); t == "---" || t == "..." {
+		if t := string(bytes.TrimRight(line, " \t\r")); t == fence || fence == "---" && t == "..." {
 			end = off
 			off = next
 			break
@@ -1289,7 +1474,11 @@ func (p *parser) frontMatter() []byte {
 	if end < 0 {
 		return src
 	}
-	p.parseFrontMatter(src[start:end], 1)
+	if fence == "+++" {
+		p.tomlFrontMatter(src[start:end], 1)
+	} else {
+		p.parseFrontMatter(src[start:end], 1)
+	}
 	body := make([]byte, len(src))
 	copy(body, src)
 	for i := 0; i < off; i++ {

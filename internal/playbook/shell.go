@@ -36,7 +36,12 @@ var (
 // scanShell finds the placeholders of a script: <name>, {{name}} and
 // ALL_CAPS_WITH_UNDERSCORE words that are not $VAR references or
 // assignments. Comments are skipped.
-func scanShell(s string) []shellPlaceholder {
+func scanShell(s string) []shellPlaceholder { return scanShellWith(s, nil) }
+
+// scanShellWith is scanShell that, with skip not nil, also takes $NAME
+// and ${NAME} in upper case for placeholders (a runbook's), unless in
+// single quotes or named in skip (see canonicalPlaceholders).
+func scanShellWith(s string, skip map[string]bool) []shellPlaceholder {
 	var out []shellPlaceholder
 	q := quoteNone
 	n := len(s)
@@ -101,6 +106,15 @@ func scanShell(s string) []shellPlaceholder {
 			}
 		}
 		if c == '$' {
+			if skip != nil && q != quoteSingle {
+				if ph, ok := dollarVar(s, i, skip); ok {
+					ph.Quote = q
+					out = append(out, ph)
+					i = ph.End
+					wordStart = false
+					continue
+				}
+			}
 			// $VAR and ${VAR} are the script's own variables.
 			j := i + 1
 			if j < n && s[j] == '{' {
@@ -596,6 +610,8 @@ func (a *shellAnalyzer) call(c *syntax.CallExpr, afterPipe bool) {
 	switch spec := filterSpecs[name]; {
 	case name == "kubectl" || name == "oc":
 		a.kube(name, c.Args)
+	case toolSpecs[name] != nil:
+		a.tool(name, toolSpecs[name], c)
 	case spec != nil:
 		if !afterPipe {
 			a.softf(w.Pos(), "%s is allowed only after a | (it filters what a read command prints)", name)
@@ -1540,8 +1556,8 @@ func (a *shellAnalyzer) kubeVerbOf(args []*syntax.Word) string {
 // its literal words and the pattern of a trailing "| grep PATTERN", when it
 // is one of the forms the kube executor runs natively, else nil.
 func nativeKube(raw string, words []string, grep string) *KubeCommand {
-	if len(words) < 2 || words[0] != "kubectl" {
-		return nil
+	if len(words) < 2 || words[0] != "kubectl" && words[0] != "oc" {
+		return nil // oc is kubectl-compatible for these forms
 	}
 	k := &KubeCommand{Raw: raw, Grep: grep, Flags: map[string]string{}}
 	var pos []string

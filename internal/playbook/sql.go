@@ -33,7 +33,9 @@ type sqlLex struct {
 	HasCode bool
 }
 
-var bracesName = regexp.MustCompile(`^\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}`)
+// bracesName reads a {{name}} placeholder; Prometheus' and Alertmanager's
+// template forms {{ $labels.pod }} and {{ .Labels.pod }} name the label.
+var bracesName = regexp.MustCompile(`^\{\{\s*(?:\$labels\.|\.Labels\.)?([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}`)
 
 func isIdentStart(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80

@@ -51,10 +51,31 @@ type Playbook struct {
 	Escalation []*EscalationLevel `json:"escalation"`
 	Resources  []*Resource        `json:"resources"`
 
+	// Shape is "runbook" for a one-alert runbook file (see runbook.go),
+	// "section-page" for an _index.md or a README without procedures, and
+	// empty for a playbook of alert procedures such as the reference.
+	Shape string `json:"shape,omitempty"`
+	// Rel is the document's path relative to the folder it was loaded
+	// from, with forward slashes; runbook_url annotations are matched
+	// against it. Empty for a document parsed on its own.
+	Rel string `json:"rel,omitempty"`
+	// NoProcedures says why a document yields no procedure.
+	NoProcedures string `json:"no_procedures,omitempty"`
+
 	// Diagnostics holds what Parse found wrong or doubtful, errors first
 	// by position. A document with an error is not loaded by a Library.
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+
+	// priority is the index of the configured path the document was
+	// loaded from (Options.Priority): lower wins a tie between matches.
+	priority int
 }
+
+// Shapes of a document.
+const (
+	ShapeRunbook     = "runbook"
+	ShapeSectionPage = "section-page"
+)
 
 // Procedure returns the procedure with the given key, or nil.
 func (p *Playbook) Procedure(key string) *Procedure {
@@ -80,6 +101,9 @@ func (p *Playbook) HasErrors() bool {
 type FrontMatter struct {
 	// ID overrides the playbook ID derived from the file name.
 	ID string `json:"id,omitempty" yaml:"id"`
+	// Title names the document (a runbook's procedure), as Hugo's title
+	// does.
+	Title string `json:"title,omitempty" yaml:"title"`
 	// Service names the system the playbook covers.
 	Service string `json:"service,omitempty" yaml:"service"`
 	// Targets names the default target per executor: sql → a database,
@@ -131,12 +155,31 @@ type Procedure struct {
 	// TwoPerson asks for a second approver on every write step.
 	TwoPerson bool `json:"two_person,omitempty"`
 
+	// Names are the alert names a runbook answers to: its H1, its
+	// front-matter title and its file name, compared normalised like a
+	// title. Empty for a procedure of a playbook, which answers to its
+	// title.
+	Names []string `json:"names,omitempty"`
+	// Context holds a runbook's Meaning and Impact (the context sections
+	// of the section table): text shown with the incident, never run.
+	Context []ContextNote `json:"context,omitempty"`
+
 	Sections []*Section `json:"sections"`
 	Pos      Pos        `json:"pos"`
 }
 
-// Explicit reports whether the procedure names the alerts it handles.
-func (p *Procedure) Explicit() bool { return len(p.AlertNames) > 0 || len(p.Matchers) > 0 }
+// ContextNote is a section of a runbook that explains rather than acts.
+type ContextNote struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+	Pos   Pos    `json:"pos"`
+}
+
+// Explicit reports whether the procedure names the alerts it handles. A
+// runbook's match= conditions narrow its name match instead.
+func (p *Procedure) Explicit() bool {
+	return len(p.AlertNames) > 0 || len(p.Matchers) > 0 && len(p.Names) == 0
+}
 
 // Tasks returns every task of the procedure in document order.
 func (p *Procedure) Tasks() []*Task {
@@ -163,10 +206,15 @@ func (p *Procedure) Task(key string) *Task {
 type Section struct {
 	// Key is a slug of Title: assessment, immediate-actions, investigation,
 	// recovery, or whatever the document calls it.
-	Key   string  `json:"key"`
-	Title string  `json:"title"`
-	Tasks []*Task `json:"tasks"`
-	Pos   Pos     `json:"pos"`
+	Key   string `json:"key"`
+	Title string `json:"title"`
+	// Role is what a runbook section is for, from the section table:
+	// diagnosis (reads run at once), mitigation (everything waits for a
+	// person) or other. Empty in a playbook, where every section's reads
+	// run at once except Recovery's.
+	Role  SectionRole `json:"role,omitempty"`
+	Tasks []*Task     `json:"tasks"`
+	Pos   Pos         `json:"pos"`
 }
 
 // TaskKind tells how a task is carried out. The vocabulary of tasks,
@@ -282,6 +330,10 @@ type Command struct {
 	// Kube is set when the kube executor runs the command natively.
 	Kube *KubeCommand `json:"kube,omitempty"`
 	Line int          `json:"line"`
+	// ReasonPos is where in the document the construct a write reason
+	// names sits, for a runbook's steps, whose text is not one block: a
+	// code span in a sentence, or the commands of a console session.
+	ReasonPos Pos `json:"reason_pos,omitzero"`
 }
 
 // Attrs are a step's fence attributes, Runme style:
