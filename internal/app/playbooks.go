@@ -18,7 +18,11 @@ import (
 // loadPlaybooks loads the configured playbooks, or the bundled example
 // when none are configured, and stores each version's text.
 func loadPlaybooks(ctx context.Context, c *config.Config, st store.Store, log *slog.Logger) (*playbook.Library, error) {
-	lib, err := playbook.NewLibrary(log, c.Playbooks...)
+	opt, err := LibraryOptions(c)
+	if err != nil {
+		return nil, err
+	}
+	lib, err := playbook.NewLibraryWith(log, opt, c.Playbooks...)
 	if err != nil {
 		if len(lib.Playbooks()) == 0 {
 			return nil, fmt.Errorf("playbooks: none loaded: %w", err)
@@ -32,6 +36,16 @@ func loadPlaybooks(ctx context.Context, c *config.Config, st store.Store, log *s
 		return nil, err
 	}
 	return lib, nil
+}
+
+// LibraryOptions are the playbook library's settings from the
+// configuration: the runbook_url prefixes and the runbook section table.
+func LibraryOptions(c *config.Config) (playbook.LibraryOptions, error) {
+	sections, err := playbook.NewSectionTable(c.PlaybookSections)
+	if err != nil {
+		return playbook.LibraryOptions{}, err
+	}
+	return playbook.LibraryOptions{URLs: c.PlaybookURLs, Sections: sections}, nil
 }
 
 // versions stores each playbook text once, under its content hash, so an

@@ -189,7 +189,7 @@ func (e *Engine) OnChange(ctx context.Context, tx store.Tx, c *respond.Change) e
 		if ev == nil || e.cfg.Playbooks == nil {
 			continue
 		}
-		m, ok := e.cfg.Playbooks.Match(ev.Labels)
+		m, ok := e.cfg.Playbooks.MatchAlert(ev.Labels, ev.Annotations)
 		if !ok {
 			continue
 		}
@@ -248,10 +248,30 @@ func (e *Engine) planRun(ctx context.Context, tx store.Tx, incidentID int64, m *
 		msg = fmt.Sprintf("Playbook %q, procedure %q: %d tasks; automation is paused, so %d diagnostics wait for `firebreak automation resume`; %d steps await approval",
 			m.Playbook.ID, m.Procedure.Title, len(steps), auto, waiting)
 	}
+	// Which procedure and why, when the alert's runbook_url chose it or
+	// several matched; a runbook's Meaning and Impact come with it.
+	if m.By == "runbook_url" {
+		msg += "; chosen by " + m.Reason
+	}
+	if m.Why != "" {
+		msg += "; " + m.Why
+	}
+	for _, c := range m.Procedure.Context {
+		if c.Text != "" {
+			msg += "\n\n" + c.Title + ": " + c.Text
+		}
+	}
+	data := map[string]any{"run_id": r.ID, "playbook": m.Playbook.ID, "version": m.Playbook.Hash,
+		"procedure": m.Procedure.Key, "match": m.Reason, "by": m.By}
+	if len(m.Others) > 0 {
+		data["others"], data["why"] = m.Others, m.Why
+	}
+	if len(m.Procedure.Context) > 0 {
+		data["context"] = m.Procedure.Context
+	}
 	return tx.AppendTimeline(ctx, []*incident.TimelineEntry{{
 		IncidentID: incidentID, At: now, Actor: incident.ActorSystem, Kind: "run.planned", Message: msg,
-		Data: mustJSON(map[string]any{"run_id": r.ID, "playbook": m.Playbook.ID, "version": m.Playbook.Hash,
-			"procedure": m.Procedure.Key, "match": m.Reason}),
+		Data: mustJSON(data),
 	}})
 }
 

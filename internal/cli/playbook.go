@@ -18,6 +18,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak-dev/firebreak/internal/app"
+	"github.com/firebreak-dev/firebreak/internal/config"
 	"github.com/firebreak-dev/firebreak/internal/incident"
 	"github.com/firebreak-dev/firebreak/internal/ingest"
 	"github.com/firebreak-dev/firebreak/internal/playbook"
@@ -35,7 +37,8 @@ func newPlaybookCmd(env *Env) *cobra.Command {
 }
 
 func newPlaybookLintCmd(env *Env) *cobra.Command {
-	return &cobra.Command{
+	var configPath string
+	cmd := &cobra.Command{
 		Use:   "lint PATH...",
 		Short: "Report errors and warnings in playbooks (exit status 1 on errors)",
 		Long: `Lint parses every playbook at the paths (files, or folders searched for *.md)
@@ -49,7 +52,11 @@ ends the output: files, procedures, steps by executor and risk, placeholders
 no alert label fills, and the files that yielded nothing, with the reason.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pbs, err := playbook.LoadFiles(args...)
+			opt, err := playbookOptions(configPath, env)
+			if err != nil {
+				return err
+			}
+			pbs, err := playbook.LoadFilesWith(opt.Sections, args...)
 			if err != nil {
 				return err
 			}
@@ -75,6 +82,21 @@ no alert label fills, and the files that yielded nothing, with the reason.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&configPath, "config", "", "firebreak.yaml whose playbook_sections (and playbook_urls, for dry-run) apply")
+	return cmd
+}
+
+// playbookOptions reads the runbook settings of a configuration file, when
+// one is given.
+func playbookOptions(path string, env *Env) (playbook.LibraryOptions, error) {
+	if path == "" {
+		return playbook.LibraryOptions{}, nil
+	}
+	c, err := config.Load(path, env.Getenv)
+	if err != nil {
+		return playbook.LibraryOptions{}, err
+	}
+	return app.LibraryOptions(&c)
 }
 
 // writeLintSummary prints what the documents yield.
@@ -117,6 +139,7 @@ func writeLintSummary(w io.Writer, s playbook.Summary) {
 
 func newPlaybookShowCmd(env *Env) *cobra.Command {
 	var asJSON bool
+	var configPath string
 	cmd := &cobra.Command{
 		Use:   "show PATH...",
 		Short: "Print the parsed structure of playbooks",
@@ -126,7 +149,11 @@ sections and tasks, phases, templates, escalation matrix and resources. With
 several.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pbs, err := playbook.LoadFiles(args...)
+			opt, err := playbookOptions(configPath, env)
+			if err != nil {
+				return err
+			}
+			pbs, err := playbook.LoadFilesWith(opt.Sections, args...)
 			if err != nil {
 				return err
 			}
@@ -147,13 +174,15 @@ several.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the full structure as JSON")
+	cmd.Flags().StringVar(&configPath, "config", "", "firebreak.yaml whose playbook_sections apply")
 	return cmd
 }
 
 func newPlaybookDryRunCmd(env *Env) *cobra.Command {
 	var (
-		asJSON    bool
-		alertPath string
+		asJSON     bool
+		alertPath  string
+		configPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "dry-run PATH... --alert alert.json",
@@ -186,7 +215,11 @@ matches no procedure.`,
 			if len(events) == 0 {
 				return fmt.Errorf("dry-run: %s holds no alerts", alertPath)
 			}
-			lib, err := playbook.NewLibrary(slog.New(slog.DiscardHandler), args...)
+			opt, err := playbookOptions(configPath, env)
+			if err != nil {
+				return err
+			}
+			lib, err := playbook.NewLibraryWith(slog.New(slog.DiscardHandler), opt, args...)
 			if err != nil {
 				return fmt.Errorf("dry-run: %w", err)
 			}
@@ -229,6 +262,7 @@ matches no procedure.`,
 		},
 	}
 	cmd.Flags().StringVar(&alertPath, "alert", "", "alert payload file (JSON), or - for standard input")
+	cmd.Flags().StringVar(&configPath, "config", "", "firebreak.yaml whose playbook_urls and playbook_sections apply")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }

@@ -35,7 +35,14 @@ type Config struct {
 	DataDir   string   `yaml:"data_dir"`
 	DB        string   `yaml:"db"`
 	Playbooks []string `yaml:"playbooks"`
-	Log       Log      `yaml:"log"`
+	// PlaybookURLs maps runbook_url prefixes to the folders that hold the
+	// linked runbooks: an alert whose runbook_url starts with the prefix
+	// gets the file the rest of the URL names. See playbooks.go.
+	PlaybookURLs map[string]string `yaml:"playbook_urls"`
+	// PlaybookSections adds section titles to the runbook section table,
+	// by role (context, diagnosis, mitigation).
+	PlaybookSections map[string][]string `yaml:"playbook_sections"`
+	Log              Log                 `yaml:"log"`
 	Intake    Intake   `yaml:"intake"`
 	// Targets are the systems playbook steps run against.
 	Targets Targets `yaml:"targets"`
@@ -217,6 +224,9 @@ func (c *Config) resolvePaths(dir string) {
 	for i, p := range c.Playbooks {
 		c.Playbooks[i] = rel(p)
 	}
+	for prefix, folder := range c.PlaybookURLs {
+		c.PlaybookURLs[prefix] = rel(folder)
+	}
 	for name, t := range c.Targets.SQL {
 		t.DSNFile = rel(t.DSNFile)
 		c.Targets.SQL[name] = t
@@ -348,6 +358,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.validatePhases(); err != nil {
+		return err
+	}
+	if err := c.validatePlaybooks(); err != nil {
 		return err
 	}
 	return c.Roster.Validate()
