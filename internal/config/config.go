@@ -43,7 +43,7 @@ type Config struct {
 	// by role (context, diagnosis, mitigation).
 	PlaybookSections map[string][]string `yaml:"playbook_sections"`
 	Log              Log                 `yaml:"log"`
-	Intake    Intake   `yaml:"intake"`
+	Intake           Intake              `yaml:"intake"`
 	// Targets are the systems playbook steps run against.
 	Targets Targets `yaml:"targets"`
 	// Redact lists extra regular expressions scrubbed from outputs and logs.
