@@ -629,3 +629,33 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("broken: %+v", s)
 	}
 }
+
+// docs/playbooks.md shows the placeholder table as it is.
+func TestPlaceholderTableDocumented(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "playbooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	quote := func(ws []string) string {
+		var q []string
+		for _, w := range ws {
+			q = append(q, "`"+w+"`")
+		}
+		return strings.Join(q, ", ")
+	}
+	rows := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `") && strings.Count(line, "|") == 3 && !strings.Contains(line, "{{") && !strings.Contains(line, "$") {
+			rows++
+		}
+	}
+	for _, r := range PlaceholderLabels {
+		if row := "| " + quote(r.Names) + " | " + quote(r.Labels) + " |"; !strings.Contains(string(doc), row+"\n") {
+			t.Errorf("docs/playbooks.md lacks the row %s", row)
+		}
+	}
+	if rows < len(PlaceholderLabels) {
+		t.Errorf("docs/playbooks.md has %d table rows, want at least the %d of PlaceholderLabels", rows, len(PlaceholderLabels))
+	}
+}
