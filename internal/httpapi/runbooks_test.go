@@ -161,21 +161,21 @@ func TestRunbookURLPicksTheLinkedFile(t *testing.T) {
 	exec, _ := runbookCluster(t)
 	b := setupWith(t, options{exec: exec, playbooks: []string{runbookDir}})
 	const url = "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping"
-	body := func(name, runbookURL, fp, namespace string) string {
+	body := func(name, runbookURL, fp, service string) string {
 		ann := `"summary":"pod restarting"`
 		if runbookURL != "" {
 			ann += `,"runbook_url":"` + runbookURL + `"`
 		}
 		return `{"version":"4","groupKey":"{}","truncatedAlerts":0,"status":"firing","receiver":"firebreak","groupLabels":{},
 			"commonLabels":{},"commonAnnotations":{},"externalURL":"http://am","alerts":[{"status":"firing",
-			"labels":{"alertname":"` + name + `","namespace":"` + namespace + `","pod":"api-7d9f","severity":"warning"},
+			"labels":{"alertname":"` + name + `","namespace":"shop","service":"` + service + `","pod":"api-7d9f","severity":"warning"},
 			"annotations":{` + ann + `},"startsAt":"2026-11-26T03:00:00Z","endsAt":"0001-01-01T00:00:00Z",
 			"generatorURL":"http://prometheus/graph","fingerprint":"` + fp + `"}]}`
 	}
-	b.json("POST", "/api/v1/ingest/alertmanager", "am", body("PodRestartsHigh", url, "1111111111111111", "shop"), 200, nil)
-	b.json("POST", "/api/v1/ingest/alertmanager", "am", body("KubePodNotReady", url, "2222222222222222", "shop"), 200, nil)
-	// Another namespace, so another incident.
-	b.json("POST", "/api/v1/ingest/alertmanager", "am", body("KubePodNotReady", "", "3333333333333333", "checkout"), 200, nil)
+	b.json("POST", "/api/v1/ingest/alertmanager", "am", body("PodRestartsHigh", url, "1111111111111111", "api"), 200, nil)
+	b.json("POST", "/api/v1/ingest/alertmanager", "am", body("KubePodNotReady", url, "2222222222222222", "api"), 200, nil)
+	// Another service, so another incident.
+	b.json("POST", "/api/v1/ingest/alertmanager", "am", body("KubePodNotReady", "", "3333333333333333", "web"), 200, nil)
 
 	for id, want := range map[int64]string{1: "kubernetes/kubepodcrashlooping", 2: "kubernetes/kubepodcrashlooping", 3: "kubernetes/kubepodnotready"} {
 		d := b.detail(id)
@@ -195,6 +195,10 @@ func TestRunbookURLPicksTheLinkedFile(t *testing.T) {
 	}
 	if e := b.planned(3); strings.Contains(e.Message, "runbook_url") {
 		t.Errorf("incident 3 has no runbook_url: %q", e.Message)
+	}
+	// Its runbook writes oc, which runs natively for kubectl's forms.
+	if s := b.waitStep(3, "diagnosis/1"); s.Status != run.StatusSucceeded || s.Executor != "kube" || !strings.HasPrefix(s.Text, "oc get pods -n {{namespace}} {{pod}}") {
+		t.Errorf("oc step = %s (%s) %s %q", s.Status, s.Error, s.Executor, s.Text)
 	}
 }
 
