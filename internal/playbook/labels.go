@@ -36,7 +36,7 @@ type PlaceholderRow struct {
 	Labels []string // alert labels, tried in order
 }
 
-// placeholderIndex maps a normalised placeholder name to its row's labels.
+// placeholderLabels returns the labels of the row a placeholder name is in.
 func placeholderLabels(name string) []string {
 	n := normalize(name)
 	for _, r := range PlaceholderLabels {

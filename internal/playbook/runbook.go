@@ -41,9 +41,11 @@ import (
 //   - Anything else is read as a playbook; one that yields no procedure
 //     but whose title names an alert is then read as a runbook.
 type runbookState struct {
-	roles []levelRole  // roles of the enclosing headings
-	note  *ContextNote // the context section being read, if any
-	prose []string     // paragraphs of the current step section
+	roles []levelRole // roles of the enclosing headings
+	// inNote is set while a context section is read: its text goes to the
+	// last of the procedure's context notes.
+	inNote bool
+	prose  []string // paragraphs of the current step section
 }
 
 type levelRole struct {
@@ -332,11 +334,11 @@ func (p *parser) runbookHeading(n ast.Node, title string, level int, pos Pos) {
 	p.lastPara = ""
 	if role == RoleContext {
 		p.section = nil
-		p.rb.note = &ContextNote{Title: title, Pos: pos}
-		p.proc.Context = append(p.proc.Context, *p.rb.note)
+		p.rb.inNote = true
+		p.proc.Context = append(p.proc.Context, ContextNote{Title: title, Pos: pos})
 		return
 	}
-	p.rb.note = nil
+	p.rb.inNote = false
 	p.startSection(title, pos)
 	p.section.Role = role
 }
@@ -369,9 +371,9 @@ func (p *parser) noteAdd(n ast.Node, text string) {
 		return
 	}
 	ctx := p.proc.Context
-	if p.rb.note == nil {
-		p.rb.note = &ContextNote{Title: "Summary", Pos: p.pos(n)}
-		ctx = append(ctx, *p.rb.note)
+	if !p.rb.inNote {
+		p.rb.inNote = true
+		ctx = append(ctx, ContextNote{Title: "Summary", Pos: p.pos(n)})
 	}
 	last := &ctx[len(ctx)-1]
 	if last.Text != "" {

@@ -111,18 +111,6 @@ func (t *SectionTable) Role(title string) (SectionRole, bool) {
 	return "", false
 }
 
-// Names lists the table by role, for documentation and lint.
-func (t *SectionTable) Names() map[SectionRole][]string {
-	out := map[SectionRole][]string{}
-	for n, r := range t.names {
-		out[r] = append(out[r], n)
-	}
-	for r := range out {
-		sort.Strings(out[r])
-	}
-	return out
-}
-
 var builtinSections = DefaultSectionTable()
 
 func isWordRune(r rune) bool {
