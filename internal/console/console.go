@@ -160,6 +160,9 @@ type viewer struct {
 	CSRF string
 	// SessionHash identifies the session, for logout.
 	SessionHash []byte
+	// Seq is the change feed's position when the request began, before
+	// the page read anything; its event stream starts from there.
+	Seq uint64
 }
 
 func (v *viewer) Can(role string) bool { return v.Role.Allows(auth.Role(role)) }
@@ -181,6 +184,7 @@ func (s *Server) page(need auth.Role, h pageFunc) http.Handler {
 			s.errorPage(w, r, nil, http.StatusUnauthorized, "Sign in first", "Your session has ended or was never started. Sign in again.")
 			return
 		}
+		v.Seq = s.feed.Seq()
 		if r.Method == http.MethodPost && !s.csrfOK(r, v) {
 			s.errorPage(w, r, v, http.StatusForbidden, "Refused", "This form did not carry its security token (CSRF). Reload the page and try again.")
 			return

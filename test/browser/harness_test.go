@@ -115,6 +115,9 @@ func startServer(t *testing.T, sc serverConfig) *server {
 	done := make(chan error, 1)
 	go func() { done <- app.Serve(ctx, c, getenv, time.Now, out, errOut, opts...) }()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", errOut.String())
+		}
 		cancel()
 		select {
 		case <-done:
@@ -273,6 +276,12 @@ func newBrowser(t *testing.T) *browser {
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
 	b := &browser{t: t, ctx: ctx}
+	// This test's screenshots from an earlier run go, so that the folder
+	// shows this run.
+	old, _ := filepath.Glob(filepath.Join(artifacts(), regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")+"-*.png"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 	dialogs := make(chan struct{}, 16)
 	err := chromedp.Listen(ctx, func(ev any) {
 		switch e := ev.(type) {
@@ -377,14 +386,13 @@ func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
 	b.shot++
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts")
+	dir := artifacts()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
@@ -392,6 +400,12 @@ func (b *browser) screenshot(name string) {
 	if err := os.WriteFile(filepath.Join(dir, safe+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// artifacts is test-artifacts/ at the repository root.
+func artifacts() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts")
 }
 
 // login signs in with a token, or a user name and password.
