@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/firebreak-dev/firebreak/internal/apptest"
 	"github.com/firebreak-dev/firebreak/internal/pgtest"
 )
 
@@ -22,18 +23,18 @@ import (
 func TestHighQueueDepthFromOpenToResolved(t *testing.T) {
 	target := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, target)
-	cluster := exampleCluster()
-	s := startServer(t, serverConfig{targetDSN: target, kube: cluster})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
+	cluster := apptest.ExampleCluster()
+	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: cluster})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
 
 	b := newBrowser(t)
-	b.login(s.url, admin, "", "")
+	b.login(s.URL, admin, "", "")
 	b.screenshot("empty-list")
 	// A marker that a reload would wipe.
 	eval[int](b, `window.noReload = 42; 1`)
 
-	s.fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical", "namespace": "telegram-platform"})
+	s.Fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical", "namespace": "telegram-platform"})
 	b.run("the incident arrives live", chromedp.WaitVisible(chromedp.ID("incident-1")))
 	marker := eval[int](b, `window.noReload || 0`)
 	if marker != 42 {
@@ -108,9 +109,9 @@ func TestHighQueueDepthFromOpenToResolved(t *testing.T) {
 func TestApproveWriteStepWithParameter(t *testing.T) {
 	target := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, target)
-	s := startServer(t, serverConfig{targetDSN: target})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
+	s := apptest.Start(t, apptest.Config{TargetDSN: target})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
 
 	// A slow query on the target, to be cancelled.
 	slow := pgtest.Conn(t, target)
@@ -125,8 +126,8 @@ func TestApproveWriteStepWithParameter(t *testing.T) {
 	}()
 
 	b := newBrowser(t)
-	b.login(s.url, admin, "", "")
-	s.fire(t, key, "HighDatabaseCPU", map[string]string{"service": "postgres", "severity": "warning"})
+	b.login(s.URL, admin, "", "")
+	s.Fire(t, key, "HighDatabaseCPU", map[string]string{"service": "postgres", "severity": "warning"})
 	kill := step("Kill problematic queries")
 	b.run("open the incident", chromedp.WaitVisible(chromedp.ID("incident-1")), chromedp.Click(chromedp.CSS(`#incident-1 a`)),
 		chromedp.WaitVisible(kill+`//input[@name="param.pid"]`))
@@ -160,14 +161,14 @@ func TestApproveWriteStepWithParameter(t *testing.T) {
 func TestViewerAndForgedPosts(t *testing.T) {
 	target := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, target)
-	s := startServer(t, serverConfig{targetDSN: target, kube: exampleCluster()})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
-	s.api(t, "POST", "/api/v1/users", admin, map[string]string{"name": "vera", "role": "viewer", "password": "correct horse battery"}, 201, nil)
-	s.fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
+	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: apptest.ExampleCluster()})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
+	s.API(t, "POST", "/api/v1/users", admin, map[string]string{"name": "vera", "role": "viewer", "password": "correct horse battery"}, 201, nil)
+	s.Fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
 
 	b := newBrowser(t)
-	b.login(s.url, "", "vera", "correct horse battery")
+	b.login(s.URL, "", "vera", "correct horse battery")
 	b.run("open the incident", chromedp.Click(chromedp.CSS(`#incident-1 a`)),
 		chromedp.WaitVisible(step("Scale job workers")))
 	buttons := eval[int](b, `document.querySelectorAll('button[formaction$="/approve"], form[action$="/ack"], form[action$="/resolve"], form[action*="/steps/"]').length`)
@@ -186,7 +187,7 @@ func TestViewerAndForgedPosts(t *testing.T) {
 
 	// A responder's session, and a POST that lacks the CSRF token.
 	b.run("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("token")))
-	b.login(s.url, admin, "", "")
+	b.login(s.URL, admin, "", "")
 	status = eval[int](b, `fetch('/incidents/1/ack', {method: 'POST', body: new URLSearchParams({})}).then(r => r.status)`)
 	if status != 403 {
 		t.Errorf("an ack without a CSRF token: %d, want 403", status)
@@ -198,11 +199,11 @@ func TestViewerAndForgedPosts(t *testing.T) {
 	var inc struct {
 		Incident struct{ Status string }
 	}
-	s.api(t, "GET", "/api/v1/incidents/1", admin, nil, 200, &inc)
+	s.API(t, "GET", "/api/v1/incidents/1", admin, nil, 200, &inc)
 	if inc.Incident.Status != "triggered" {
 		t.Fatalf("a forged POST changed the incident: %s", inc.Incident.Status)
 	}
-	b.run("open the incident as a responder", chromedp.Navigate(s.url+"/incidents/1"), chromedp.WaitVisible(step("Scale job workers")))
+	b.run("open the incident as a responder", chromedp.Navigate(s.URL+"/incidents/1"), chromedp.WaitVisible(step("Scale job workers")))
 	buttons = eval[int](b, `document.querySelectorAll('button[formaction$="/approve"]').length`)
 	if buttons == 0 {
 		t.Error("an admin sees no Approve button")
@@ -213,15 +214,15 @@ func TestViewerAndForgedPosts(t *testing.T) {
 // instance A appears, without a reload, on the list that instance B serves.
 func TestLiveAcrossInstances(t *testing.T) {
 	db := pgtest.NewDatabase(t)
-	a := startServer(t, serverConfig{db: db})
-	bSrv := startServer(t, serverConfig{db: db})
-	admin := a.adminToken(t) // B finds the admin made and writes none
-	key := a.integrationKey(t, admin)
+	a := apptest.Start(t, apptest.Config{DB: db})
+	bSrv := apptest.Start(t, apptest.Config{DB: db})
+	admin := a.AdminToken(t) // B finds the admin made and writes none
+	key := a.IntegrationKey(t, admin)
 
 	b := newBrowser(t)
-	b.login(bSrv.url, admin, "", "")
+	b.login(bSrv.URL, admin, "", "")
 	eval[int](b, `window.noReload = 7; 1`)
-	a.fire(t, key, "HighErrorRate", map[string]string{"service": "telegram-platform", "severity": "critical"})
+	a.Fire(t, key, "HighErrorRate", map[string]string{"service": "telegram-platform", "severity": "critical"})
 	b.run("the incident made on A shows on B", chromedp.WaitVisible(chromedp.ID("incident-1")))
 	marker := eval[int](b, `window.noReload || 0`)
 	if marker != 7 {
@@ -229,21 +230,21 @@ func TestLiveAcrossInstances(t *testing.T) {
 	}
 	// And a change on A (the ack) reaches B's incident page.
 	b.run("open on B", chromedp.Click(chromedp.CSS(`#incident-1 a`)), chromedp.WaitVisible(chromedp.ID("incident-status")))
-	a.api(t, "POST", "/api/v1/incidents/1/ack", admin, nil, 200, nil)
+	a.API(t, "POST", "/api/v1/incidents/1/ack", admin, nil, 200, nil)
 	b.run("the ack on A shows on B", chromedp.WaitVisible(`//*[@id="incident-status"]//*[contains(., "acknowledged")]`))
 	b.screenshot("instance-b")
 }
 
 // j and k move through the list, and Enter opens the selected incident.
 func TestKeyboardList(t *testing.T) {
-	s := startServer(t, serverConfig{})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
+	s := apptest.Start(t, apptest.Config{})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
 	for _, name := range []string{"HighErrorRate", "ServiceDown", "HighQueueDepth"} {
-		s.fire(t, key, name, map[string]string{"service": strings.ToLower(name), "severity": "critical"})
+		s.Fire(t, key, name, map[string]string{"service": strings.ToLower(name), "severity": "critical"})
 	}
 	b := newBrowser(t)
-	b.login(s.url, admin, "", "")
+	b.login(s.URL, admin, "", "")
 	b.run("three incidents", chromedp.WaitVisible(chromedp.ID("incident-3")))
 	ids := eval[[]string](b, `Array.from(document.querySelectorAll('tr[data-row]')).map(r => r.id)`)
 	if len(ids) != 3 {
