@@ -81,7 +81,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request, v *viewer) er
 		counts[string(st)] = n
 	}
 	s.render(w, r, http.StatusOK, "incidents", map[string]any{"Viewer": v, "Rows": rows, "Status": status, "Severity": q.Get("severity"),
-		"Service": q.Get("service"), "Counts": counts, "Title": "Incidents"})
+		"Service": q.Get("service"), "Counts": counts, "Title": "Incidents", "Live": true})
 	return nil
 }
 
@@ -154,8 +154,12 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, v *viewer)
 		return err
 	}
 	rows := make([]stepRow, 0, len(steps))
+	var waiting []run.Step
 	for i := range steps {
 		st := &steps[i]
+		if inc.Open() && (st.Status == run.StatusAwaitingApproval || st.Status == run.StatusNeedsInput) {
+			waiting = append(waiting, *st)
+		}
 		row := stepRow{Step: *st}
 		if s.Runs != nil && st.Kind == playbook.KindStep {
 			row.Preview = s.Runs.Preview(st)
@@ -178,8 +182,8 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, v *viewer)
 		}
 		after = page[len(page)-1].ID
 	}
-	data := map[string]any{"Viewer": v, "Incident": inc, "Alerts": alerts, "Runs": runs, "Steps": rows, "Timeline": reverse(tl),
-		"CanRespond": v.Can("responder"), "CanApprove": s.canApprove(v), "ApproverRoles": s.ApproverRoles, "Title": fmt.Sprintf("#%d %s", inc.ID, inc.Title)}
+	data := map[string]any{"Viewer": v, "Incident": inc, "Alerts": alerts, "Runs": runs, "Steps": rows, "Waiting": waiting, "Timeline": reverse(tl),
+		"CanRespond": v.Can("responder"), "CanApprove": s.canApprove(v), "ApproverRoles": s.ApproverRoles, "Title": fmt.Sprintf("#%d %s", inc.ID, inc.Title), "Live": true}
 	if s.Phases != nil {
 		st, err := s.Phases.Status(ctx, inc)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,6 +59,8 @@ func TestHighQueueDepthFromOpenToResolved(t *testing.T) {
 		t.Errorf("phase = %q", got)
 	}
 	b.screenshot("diagnostics")
+	b.run("the stream is live", chromedp.WaitVisible(chromedp.CSS(".live.on")))
+	b.viewport("incident-first-screen") // docs/console-incident.png
 
 	// `a` acknowledges.
 	b.run("acknowledge with the keyboard", chromedp.KeyEvent("a"),
@@ -264,3 +268,77 @@ func TestKeyboardList(t *testing.T) {
 		chromedp.WaitVisible(fmt.Sprintf(`//h1[contains(., "#%s ")]`, strings.TrimPrefix(ids[1], "incident-"))))
 	b.screenshot("opened-by-keyboard")
 }
+
+// The console on a phone in dark mode: nothing wider than the screen, a
+// dark page, every field labelled, text at a contrast of at least 4.5:1 in
+// both schemes, and a visible focus ring for the keyboard.
+func TestPhoneDarkModeAndAccessibility(t *testing.T) {
+	target := pgtest.NewDatabase(t)
+	pgtest.LoadExample(t, target)
+	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: apptest.ExampleCluster()})
+	admin := s.AdminToken(t)
+	s.Fire(t, s.IntegrationKey(t, admin), "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
+	b := newBrowser(t)
+	b.login(s.URL, admin, "", "")
+	for _, scheme := range []string{"light", "dark"} {
+		b.run("emulate a phone in "+scheme+" mode", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+				return err
+			}))
+		for _, p := range []string{"/", "/incidents/1", "/incidents/1/review", "/playbooks/telegram-platform", "/admin", "/oncall"} {
+			b.run("open "+p, chromedp.Navigate(s.URL+p), chromedp.WaitVisible(chromedp.CSS("main")))
+			if p == "/incidents/1" {
+				b.run("wait for the diagnostics", chromedp.WaitVisible(step("Check for stuck jobs")+`//table[contains(@class,"result")]`))
+			}
+			if over := eval[int](b, `document.documentElement.scrollWidth - window.innerWidth`); over > 1 {
+				b.screenshot("too-wide-" + scheme)
+				t.Errorf("%s (%s): the page is %dpx wider than the phone", p, scheme, over)
+			}
+			if unlabelled := eval[[]string](b, jsUnlabelled); len(unlabelled) > 0 {
+				t.Errorf("%s: fields without a label: %v", p, unlabelled)
+			}
+			if low := eval[[]string](b, jsLowContrast); len(low) > 0 {
+				t.Errorf("%s (%s): text below 4.5:1 contrast: %v", p, scheme, low)
+			}
+			if p == "/incidents/1" {
+				b.screenshot("phone-" + scheme)
+			}
+		}
+		bg := eval[string](b, `getComputedStyle(document.body).backgroundColor`)
+		if dark := bg == "rgb(13, 17, 23)"; dark != (scheme == "dark") {
+			t.Errorf("%s mode: the page background is %s", scheme, bg)
+		}
+	}
+	// The keyboard's focus is visible.
+	b.run("tab to the first link", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.ID("counts")), chromedp.KeyEvent(kb.Tab))
+	if outline := eval[string](b, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" || outline == "" {
+		t.Errorf("the focused element shows no outline (%q)", outline)
+	}
+}
+
+// jsUnlabelled lists visible form fields with no label. A disabled field
+// is not one: the review's task-list boxes show state beside their text.
+const jsUnlabelled = `Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter(el => el.type !== 'hidden' && !el.disabled && el.offsetParent !== null)
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.outerHTML.slice(0, 80))`
+
+// jsLowContrast lists visible text whose colour against its background is
+// below WCAG's 4.5:1.
+const jsLowContrast = `(() => {
+  const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const p = m[1].split(',').map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const bgOf = el => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return parse(getComputedStyle(document.documentElement).backgroundColor) || {r: 255, g: 255, b: 255}; };
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.offsetParent === null) continue;
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+    if (!own) continue;
+    const fg = parse(getComputedStyle(el).color), bg = bgOf(el);
+    const a = lum(fg), b = lum(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) out.push(el.tagName + '.' + el.className + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return out.slice(0, 10);
+})()`

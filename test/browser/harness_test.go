@@ -173,12 +173,18 @@ func (b *browser) text(xpath string) string {
 	return runIn(b, "read "+xpath, chromedp.Text(xpath))
 }
 
-// screenshot saves the page under test-artifacts/ at the repository root.
-func (b *browser) screenshot(name string) {
+// screenshot saves the whole page under test-artifacts/ at the
+// repository root.
+func (b *browser) screenshot(name string) { b.save(name, chromedp.FullScreenshot(100)) }
+
+// viewport saves what the window shows, as a person first sees the page.
+func (b *browser) viewport(name string) { b.save(name, chromedp.CaptureScreenshot()) }
+
+func (b *browser) save(name string, shot chromedp.Action[[]byte]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
