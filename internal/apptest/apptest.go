@@ -67,6 +67,8 @@ type Config struct {
 	TargetDSN string
 	Kube      kubernetes.Interface
 	DataDir   string
+	// YAML is appended to the configuration file.
+	YAML string
 }
 
 // Start runs Firebreak in process on a free port until the test
@@ -88,6 +90,7 @@ func Start(t testing.TB, sc Config) *Server {
 			yaml += "  kube:\n    prod: {namespace: telegram-platform}\n"
 		}
 	}
+	yaml += sc.YAML
 	cfgPath := filepath.Join(dir, "firebreak.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

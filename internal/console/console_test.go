@@ -72,7 +72,7 @@ func TestPagesReadWithoutScript(t *testing.T) {
 		"/incidents/1":                 {"Scale job workers", "awaiting approval", "Detection &amp; Assessment", "kubectl scale deployment job-worker --replicas=15", `action="/incidents/1/ack"`},
 		"/incidents/1/review":          {"Post-incident review", "preview"},
 		"/playbooks":                   {"High Queue Depth", "7 procedures"},
-		"/playbooks/telegram-platform": {"waits for approval", "runs by itself", `id="L1"`},
+		"/playbooks/telegram-platform": {"waits for approval", "runs by itself", `id="L1"`, `class="diag-warning"`, "slow_table"},
 		"/oncall":                      {"No rotations are configured"},
 		"/admin":                       {"Audit log", "Integration keys", "session.login"},
 	} {
@@ -168,12 +168,12 @@ func TestSignIn(t *testing.T) {
 // that ends with the token it was opened with.
 func TestRolesAndSessions(t *testing.T) {
 	s, adminB, admin := setup(t)
-	s.API(t, "POST", "/api/v1/users", admin, map[string]string{"name": "vera", "role": "viewer", "password": "correct horse battery"}, 201, nil)
+	s.API(t, "POST", "/api/v1/users", admin, map[string]string{"name": "viewer-1", "role": "viewer", "password": "correct horse battery"}, 201, nil)
 	vb := s.NewBrowser(t)
-	if resp := vb.SignIn("", "vera", "wrong horse battery"); resp.StatusCode != http.StatusUnauthorized {
+	if resp := vb.SignIn("", "viewer-1", "wrong horse battery"); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
 	}
-	if resp := vb.SignIn("", "vera", "correct horse battery"); resp.StatusCode != http.StatusSeeOther {
+	if resp := vb.SignIn("", "viewer-1", "correct horse battery"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("password sign-in: %d", resp.StatusCode)
 	}
 	csrf := vb.CSRF()
@@ -197,7 +197,7 @@ func TestRolesAndSessions(t *testing.T) {
 
 	// A token made on the admin page is shown once, works, and its
 	// session ends when it is revoked.
-	resp := adminB.Post("/admin/tokens", url.Values{"csrf": {adminB.CSRF()}, "name": {"rita"}, "role": {"responder"}})
+	resp := adminB.Post("/admin/tokens", url.Values{"csrf": {adminB.CSRF()}, "name": {"ci-bot"}, "role": {"responder"}})
 	body := readBody(resp)
 	m := regexp.MustCompile(`id="new-secret">(fbt_[a-z0-9]+)<`).FindStringSubmatch(body)
 	if resp.StatusCode != http.StatusCreated || m == nil {
@@ -209,7 +209,7 @@ func TestRolesAndSessions(t *testing.T) {
 	rb := s.NewBrowser(t)
 	rb.SignIn(m[1], "", "")
 	if resp, _ := rb.Get("/incidents/1"); resp.StatusCode != 200 {
-		t.Fatalf("rita's session: %d", resp.StatusCode)
+		t.Fatalf("ci-bot's session: %d", resp.StatusCode)
 	}
 	var toks struct {
 		Tokens []struct {
@@ -219,7 +219,7 @@ func TestRolesAndSessions(t *testing.T) {
 	}
 	s.API(t, "GET", "/api/v1/tokens", admin, nil, 200, &toks)
 	for _, tk := range toks.Tokens {
-		if tk.Name == "rita" {
+		if tk.Name == "ci-bot" {
 			adminB.Post("/admin/revoke-token", url.Values{"csrf": {adminB.CSRF()}, "id": {fmt.Sprint(tk.ID)}})
 		}
 	}
@@ -387,4 +387,38 @@ func readBody(resp *http.Response) string {
 		b.WriteString(sc.Text() + "\n")
 	}
 	return b.String()
+}
+
+// The on-call page names who is on call now and next, in the rotation's
+// zone; the kill switch pauses automation from the admin page.
+func TestOnCallAndKillSwitch(t *testing.T) {
+	s := apptest.Start(t, apptest.Config{YAML: `users:
+  - {name: sre-1, email: sre-1@example.com}
+  - {name: sre-2, email: sre-2@example.com}
+rotations:
+  - {name: primary, type: daily, start: "2026-03-01T09:00", handoff_time: "09:00", time_zone: Europe/Berlin, participants: [sre-1, sre-2]}
+`})
+	admin := s.AdminToken(t)
+	b := s.NewBrowser(t)
+	b.SignIn(admin, "", "")
+	_, page := b.Get("/oncall")
+	if !strings.Contains(page, "primary") || !strings.Contains(page, "Europe/Berlin") || !strings.Contains(page, "CET") && !strings.Contains(page, "CEST") {
+		t.Fatalf("the on-call page lacks the rotation:\n%s", page)
+	}
+	now := regexp.MustCompile(`<td><strong>(sre-1|sre-2)</strong>`).FindStringSubmatch(page)
+	next := regexp.MustCompile(`</td>\s*<td>(sre-1|sre-2)</td>`).FindStringSubmatch(page)
+	if now == nil || next == nil || now[1] == next[1] {
+		t.Fatalf("on call now %v, next %v", now, next)
+	}
+	if resp := b.Post("/admin/pause", url.Values{"csrf": {b.CSRF()}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("pause: %d", resp.StatusCode)
+	}
+	if _, page := b.Get("/admin"); !strings.Contains(page, "paused: no step runs") || !strings.Contains(page, "automation.pause") && !strings.Contains(page, "paused") {
+		t.Fatal("the admin page does not show automation paused")
+	}
+	var st struct{ Paused bool }
+	s.API(t, "GET", "/api/v1/automation", admin, nil, 200, &st)
+	if !st.Paused {
+		t.Fatal("the kill switch on the admin page did not pause automation")
+	}
 }

@@ -168,11 +168,11 @@ func TestViewerAndForgedPosts(t *testing.T) {
 	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: apptest.ExampleCluster()})
 	admin := s.AdminToken(t)
 	key := s.IntegrationKey(t, admin)
-	s.API(t, "POST", "/api/v1/users", admin, map[string]string{"name": "vera", "role": "viewer", "password": "correct horse battery"}, 201, nil)
+	s.API(t, "POST", "/api/v1/users", admin, map[string]string{"name": "viewer-1", "role": "viewer", "password": "correct horse battery"}, 201, nil)
 	s.Fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
 
 	b := newBrowser(t)
-	b.login(s.URL, "", "vera", "correct horse battery")
+	b.login(s.URL, "", "viewer-1", "correct horse battery")
 	b.run("open the incident", chromedp.Click(chromedp.CSS(`#incident-1 a`)),
 		chromedp.WaitVisible(step("Scale job workers")))
 	buttons := eval[int](b, `document.querySelectorAll('button[formaction$="/approve"], form[action$="/ack"], form[action$="/resolve"], form[action*="/steps/"]').length`)
