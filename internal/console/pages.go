@@ -72,23 +72,19 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request, v *viewer) er
 		}
 		rows = append(rows, row)
 	}
+	open, err := s.Store.CountOpenIncidents(r.Context())
+	if err != nil {
+		return err
+	}
 	counts := map[string]int{}
-	for _, st := range []incident.Status{incident.StatusTriggered, incident.StatusAcknowledged} {
-		n, err := s.count(r, st)
-		if err != nil {
-			return err
+	for st, bySev := range open {
+		for _, n := range bySev {
+			counts[string(st)] += n
 		}
-		counts[string(st)] = n
 	}
 	s.render(w, r, http.StatusOK, "incidents", map[string]any{"Viewer": v, "Rows": rows, "Status": status, "Severity": q.Get("severity"),
 		"Service": q.Get("service"), "Counts": counts, "Title": "Incidents", "Live": true})
 	return nil
-}
-
-// count counts incidents of a status, up to 1,000 (shown as 1000+).
-func (s *Server) count(r *http.Request, st incident.Status) (int, error) {
-	open, err := s.Store.ListIncidents(r.Context(), store.ListIncidentsParams{Status: []incident.Status{st}, Limit: 1000})
-	return len(open), err
 }
 
 // clock is an incident's current phase and the time left in its budget.
