@@ -18,6 +18,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -93,7 +94,16 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		d.Logger.Warn("the console is served over plain http to a host that is not loopback: its session cookie cannot be Secure; put TLS in front and set public_url to the https address",
 			"public_url", d.PublicURL)
 	}
-	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
+	fm := template.FuncMap{}
+	maps.Copy(fm, funcs)
+	// ago counts from the server's clock, as everything else does.
+	fm["ago"] = func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return phase.Human(d.Now().Sub(t).Truncate(time.Second)) + " ago"
+	}
+	t, err := template.New("").Funcs(fm).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
@@ -256,12 +266,6 @@ func pathID(r *http.Request) (int64, error) {
 func (s *Server) canApprove(v *viewer) bool { return slices.Contains(s.ApproverRoles, string(v.Role)) }
 
 var funcs = template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return phase.Human(time.Since(t).Truncate(time.Second)) + " ago"
-	},
 	"utc": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"
