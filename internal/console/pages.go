@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -178,7 +179,7 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, v *viewer)
 		}
 		after = page[len(page)-1].ID
 	}
-	data := map[string]any{"Viewer": v, "Incident": inc, "Alerts": alerts, "Runs": runs, "Steps": rows, "Waiting": waiting, "Timeline": reverse(tl),
+	data := map[string]any{"Viewer": v, "Incident": inc, "Alerts": alerts, "Runs": runs, "Steps": rows, "Waiting": waiting, "Timeline": newestFirst(tl),
 		"CanRespond": v.Can("responder"), "CanApprove": s.canApprove(v), "ApproverRoles": s.ApproverRoles, "Title": fmt.Sprintf("#%d %s", inc.ID, inc.Title), "Live": true}
 	if s.Phases != nil {
 		st, err := s.Phases.Status(ctx, inc)
@@ -249,11 +250,10 @@ func command(p *automation.Preview, st *run.Step) string {
 	return b.String()
 }
 
-func reverse(tl []incident.TimelineEntry) []incident.TimelineEntry {
-	out := make([]incident.TimelineEntry, len(tl))
-	for i, e := range tl {
-		out[len(tl)-1-i] = e
-	}
+// newestFirst returns a copy of xs in reverse order.
+func newestFirst[T any](xs []T) []T {
+	out := slices.Clone(xs)
+	slices.Reverse(out)
 	return out
 }
 
@@ -285,18 +285,10 @@ func (s *Server) reviewPage(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	s.render(w, r, http.StatusOK, "review", map[string]any{"Viewer": v, "Incident": inc, "Review": cur, "Versions": reverseReviews(versions),
+	s.render(w, r, http.StatusOK, "review", map[string]any{"Viewer": v, "Incident": inc, "Review": cur, "Versions": newestFirst(versions),
 		"HTML":    template.HTML(body), // goldmark's safe-mode output
 		"CanEdit": v.Can("responder"), "Title": fmt.Sprintf("Review of #%d", id)})
 	return nil
-}
-
-func reverseReviews(vs []store.Review) []store.Review {
-	out := make([]store.Review, len(vs))
-	for i, x := range vs {
-		out[len(vs)-1-i] = x
-	}
-	return out
 }
 
 func (s *Server) playbooks(w http.ResponseWriter, r *http.Request, v *viewer) error {
