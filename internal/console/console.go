@@ -18,6 +18,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -93,7 +94,16 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		d.Logger.Warn("the console is served over plain http to a host that is not loopback: its session cookie cannot be Secure; put TLS in front and set public_url to the https address",
 			"public_url", d.PublicURL)
 	}
-	t, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/*.html")
+	fm := template.FuncMap{}
+	maps.Copy(fm, funcs)
+	// ago counts from the server's clock, as everything else does.
+	fm["ago"] = func(t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		return phase.Human(d.Now().Sub(t).Truncate(time.Second)) + " ago"
+	}
+	t, err := template.New("").Funcs(fm).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("console templates: %w", err)
 	}
@@ -160,6 +170,9 @@ type viewer struct {
 	CSRF string
 	// SessionHash identifies the session, for logout.
 	SessionHash []byte
+	// Seq is the change feed's position when the request began, before
+	// the page read anything; its event stream starts from there.
+	Seq uint64
 }
 
 func (v *viewer) Can(role string) bool { return v.Role.Allows(auth.Role(role)) }
@@ -181,6 +194,7 @@ func (s *Server) page(need auth.Role, h pageFunc) http.Handler {
 			s.errorPage(w, r, nil, http.StatusUnauthorized, "Sign in first", "Your session has ended or was never started. Sign in again.")
 			return
 		}
+		v.Seq = s.feed.Seq()
 		if r.Method == http.MethodPost && !s.csrfOK(r, v) {
 			s.errorPage(w, r, v, http.StatusForbidden, "Refused", "This form did not carry its security token (CSRF). Reload the page and try again.")
 			return
@@ -252,12 +266,6 @@ func pathID(r *http.Request) (int64, error) {
 func (s *Server) canApprove(v *viewer) bool { return slices.Contains(s.ApproverRoles, string(v.Role)) }
 
 var funcs = template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return phase.Human(time.Since(t).Truncate(time.Second)) + " ago"
-	},
 	"utc": func(t time.Time) string {
 		if t.IsZero() {
 			return "—"

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-dev/firebreak/internal/incident"
@@ -22,7 +24,14 @@ type Feed struct {
 	mu     sync.Mutex
 	subs   map[chan []int64]struct{}
 	closed bool
+	// seq counts what was published, from a random start: a page carries
+	// the seq it was read at, and its stream starts with a change when the
+	// feed moved on since (or the page came from another instance).
+	seq atomic.Uint64
 }
+
+// Seq is the feed's position; read it before reading what a page shows.
+func (f *Feed) Seq() uint64 { return f.seq.Load() }
 
 // MaxViewers bounds the open event streams of one process.
 const MaxViewers = 2000
@@ -30,6 +39,7 @@ const MaxViewers = 2000
 // NewFeed watches st until ctx ends.
 func NewFeed(ctx context.Context, st store.Store, log *slog.Logger) *Feed {
 	f := &Feed{subs: map[chan []int64]struct{}{}}
+	f.seq.Store(mrand.Uint64() >> 12)
 	go func() {
 		defer f.close()
 		for ctx.Err() == nil {
@@ -58,6 +68,7 @@ func (f *Feed) close() {
 }
 
 func (f *Feed) publish(ids []int64) {
+	f.seq.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for ch := range f.subs {
@@ -121,21 +132,59 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, v *viewer) error
 		return err
 	}
 	defer stop()
+	// What changed between the page's render and this subscription would
+	// otherwise be lost: say so at once.
+	since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
+	missed := since != s.feed.Seq()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n: connected\n\n")
+	if missed {
+		fmt.Fprint(w, "event: changed\ndata: *\n\n")
+	}
 	flusher.Flush()
 	ping := time.NewTicker(20 * time.Second)
 	defer ping.Stop()
+	// Changes are sent at most every minGap, and the last of a burst is
+	// always sent: a page that refetches on each event sees the final state
+	// of a step that is claimed and finished within milliseconds, and a
+	// storm of commits does not make every open page refetch hundreds of
+	// times a second.
+	const minGap = 250 * time.Millisecond
+	var (
+		pending  []int64
+		dirty    bool // pending holds something to send
+		all      bool // "*": anything may have changed
+		lastSent time.Time
+		armed    bool
+	)
+	flush := time.NewTimer(time.Hour)
+	flush.Stop()
+	defer flush.Stop()
+	send := func() {
+		data := "*"
+		if !all {
+			data = join(pending)
+		}
+		fmt.Fprintf(w, "event: changed\ndata: %s\n\n", data)
+		flusher.Flush()
+		pending, dirty, all, lastSent = pending[:0], false, false, time.Now()
+	}
 	for {
 		select {
 		case <-r.Context().Done():
 			return nil
 		case <-ping.C:
 			fmt.Fprint(w, ": ping\n\n")
+			flusher.Flush()
+		case <-flush.C:
+			armed = false
+			if dirty {
+				send()
+			}
 		case ids, ok := <-ch:
 			if !ok {
 				return nil
@@ -143,9 +192,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, v *viewer) error
 			if only != 0 && ids != nil && !contains(ids, only) {
 				continue
 			}
-			fmt.Fprintf(w, "event: changed\ndata: %s\n\n", join(ids))
+			dirty = true
+			if ids == nil {
+				all = true
+			} else if len(pending) < 1000 {
+				pending = append(pending, ids...)
+			} else {
+				all = true
+			}
+			if wait := minGap - time.Since(lastSent); wait <= 0 {
+				send()
+			} else if !armed {
+				flush.Reset(wait)
+				armed = true
+			}
 		}
-		flusher.Flush()
 	}
 }
 

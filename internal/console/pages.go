@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -72,23 +73,19 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request, v *viewer) er
 		}
 		rows = append(rows, row)
 	}
+	open, err := s.Store.CountOpenIncidents(r.Context())
+	if err != nil {
+		return err
+	}
 	counts := map[string]int{}
-	for _, st := range []incident.Status{incident.StatusTriggered, incident.StatusAcknowledged} {
-		n, err := s.count(r, st)
-		if err != nil {
-			return err
+	for st, bySev := range open {
+		for _, n := range bySev {
+			counts[string(st)] += n
 		}
-		counts[string(st)] = n
 	}
 	s.render(w, r, http.StatusOK, "incidents", map[string]any{"Viewer": v, "Rows": rows, "Status": status, "Severity": q.Get("severity"),
-		"Service": q.Get("service"), "Counts": counts, "Title": "Incidents"})
+		"Service": q.Get("service"), "Counts": counts, "Title": "Incidents", "Live": true})
 	return nil
-}
-
-// count counts incidents of a status, up to 1,000 (shown as 1000+).
-func (s *Server) count(r *http.Request, st incident.Status) (int, error) {
-	open, err := s.Store.ListIncidents(r.Context(), store.ListIncidentsParams{Status: []incident.Status{st}, Limit: 1000})
-	return len(open), err
 }
 
 // clock is an incident's current phase and the time left in its budget.
@@ -154,8 +151,12 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, v *viewer)
 		return err
 	}
 	rows := make([]stepRow, 0, len(steps))
+	var waiting []run.Step
 	for i := range steps {
 		st := &steps[i]
+		if inc.Open() && (st.Status == run.StatusAwaitingApproval || st.Status == run.StatusNeedsInput) {
+			waiting = append(waiting, *st)
+		}
 		row := stepRow{Step: *st}
 		if s.Runs != nil && st.Kind == playbook.KindStep {
 			row.Preview = s.Runs.Preview(st)
@@ -178,8 +179,8 @@ func (s *Server) incidentPage(w http.ResponseWriter, r *http.Request, v *viewer)
 		}
 		after = page[len(page)-1].ID
 	}
-	data := map[string]any{"Viewer": v, "Incident": inc, "Alerts": alerts, "Runs": runs, "Steps": rows, "Timeline": reverse(tl),
-		"CanRespond": v.Can("responder"), "CanApprove": s.canApprove(v), "ApproverRoles": s.ApproverRoles, "Title": fmt.Sprintf("#%d %s", inc.ID, inc.Title)}
+	data := map[string]any{"Viewer": v, "Incident": inc, "Alerts": alerts, "Runs": runs, "Steps": rows, "Waiting": waiting, "Timeline": newestFirst(tl),
+		"CanRespond": v.Can("responder"), "CanApprove": s.canApprove(v), "ApproverRoles": s.ApproverRoles, "Title": fmt.Sprintf("#%d %s", inc.ID, inc.Title), "Live": true}
 	if s.Phases != nil {
 		st, err := s.Phases.Status(ctx, inc)
 		if err != nil {
@@ -249,11 +250,10 @@ func command(p *automation.Preview, st *run.Step) string {
 	return b.String()
 }
 
-func reverse(tl []incident.TimelineEntry) []incident.TimelineEntry {
-	out := make([]incident.TimelineEntry, len(tl))
-	for i, e := range tl {
-		out[len(tl)-1-i] = e
-	}
+// newestFirst returns a copy of xs in reverse order.
+func newestFirst[T any](xs []T) []T {
+	out := slices.Clone(xs)
+	slices.Reverse(out)
 	return out
 }
 
@@ -285,18 +285,10 @@ func (s *Server) reviewPage(w http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	s.render(w, r, http.StatusOK, "review", map[string]any{"Viewer": v, "Incident": inc, "Review": cur, "Versions": reverseReviews(versions),
+	s.render(w, r, http.StatusOK, "review", map[string]any{"Viewer": v, "Incident": inc, "Review": cur, "Versions": newestFirst(versions),
 		"HTML":    template.HTML(body), // goldmark's safe-mode output
 		"CanEdit": v.Can("responder"), "Title": fmt.Sprintf("Review of #%d", id)})
 	return nil
-}
-
-func reverseReviews(vs []store.Review) []store.Review {
-	out := make([]store.Review, len(vs))
-	for i, x := range vs {
-		out[len(vs)-1-i] = x
-	}
-	return out
 }
 
 func (s *Server) playbooks(w http.ResponseWriter, r *http.Request, v *viewer) error {

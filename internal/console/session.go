@@ -176,6 +176,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case token != "":
 		p, err := s.Tokens.Check(r.Context(), token)
 		if err != nil || p.Role == auth.RoleIngest {
+			s.logins.failed(clientIP(r), "")
 			s.showLogin(w, r, http.StatusUnauthorized, "That token is not valid (or is an integration key, which may only post alerts).")
 			return
 		}
@@ -183,6 +184,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case name != "" && password != "":
 		u, err := s.People.Login(r.Context(), name, password)
 		if errors.Is(err, auth.ErrBadPassword) {
+			s.logins.failed(clientIP(r), name)
 			s.showLogin(w, r, http.StatusUnauthorized, "Wrong user name or password.")
 			return
 		}
@@ -231,8 +233,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, v *viewer) error
 	return nil
 }
 
-// loginLimiter allows five sign-in attempts a minute per client address
-// and per user name, in memory: an instance limits what reaches it.
+// loginLimiter allows five failed sign-ins a minute per client address
+// and per user name (a burst of five, then one every 12 seconds), in
+// memory: an instance limits what reaches it. Successful sign-ins cost
+// nothing, so a team behind one address is not locked out by its own use.
 type loginLimiter struct {
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -242,12 +246,36 @@ func newLoginLimiter() *loginLimiter { return &loginLimiter{buckets: map[string]
 
 const maxLoginBuckets = 20000
 
-// allow takes an attempt for ip and name, or says how long to wait.
+func loginKeys(ip, name string) []string {
+	keys := []string{"ip:" + ip}
+	if name != "" {
+		keys = append(keys, "user:"+strings.ToLower(name))
+	}
+	return keys
+}
+
+// allow says how long to wait before ip may try name again; 0: now.
 func (l *loginLimiter) allow(ip, name string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := time.Now()
+	var wait time.Duration
+	for _, k := range loginKeys(ip, name) {
+		if b := l.buckets[k]; b != nil && b.TokensAt(now) < 1 {
+			r := b.ReserveN(now, 1)
+			wait = max(wait, r.DelayFrom(now))
+			r.CancelAt(now)
+		}
+	}
+	return wait
+}
+
+// failed counts a failed sign-in against ip and name.
+func (l *loginLimiter) failed(ip, name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
 	if len(l.buckets) > maxLoginBuckets {
-		now := time.Now()
 		for k, b := range l.buckets {
 			if b.TokensAt(now) >= float64(b.Burst()) {
 				delete(l.buckets, k)
@@ -257,20 +285,12 @@ func (l *loginLimiter) allow(ip, name string) time.Duration {
 			l.buckets = map[string]*rate.Limiter{} // a flood of addresses: start over rather than grow
 		}
 	}
-	var wait time.Duration
-	for _, k := range []string{"ip:" + ip, "user:" + strings.ToLower(name)} {
-		if k == "user:" {
-			continue
-		}
+	for _, k := range loginKeys(ip, name) {
 		b := l.buckets[k]
 		if b == nil {
 			b = rate.NewLimiter(rate.Every(12*time.Second), 5)
 			l.buckets[k] = b
 		}
-		if r := b.Reserve(); r.Delay() > 0 {
-			wait = max(wait, r.Delay())
-			r.Cancel()
-		}
+		b.AllowN(now, 1)
 	}
-	return wait
 }

@@ -177,6 +177,10 @@ func (o *openIncidents) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, sev := range []incident.Severity{incident.SeverityCritical, incident.SeverityWarning, incident.SeverityInfo} {
-		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(counts[sev]), string(sev))
+		n := 0
+		for _, bySev := range counts {
+			n += bySev[sev]
+		}
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, float64(n), string(sev))
 	}
 }

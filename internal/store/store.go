@@ -33,8 +33,9 @@ type Store interface {
 	// CountTimeline counts the timeline entries of the given kinds of each
 	// incident, for reports.
 	CountTimeline(ctx context.Context, incidentIDs []int64, kinds []string) (map[int64]map[string]int, error)
-	// CountOpenIncidents counts open incidents by severity, for metrics.
-	CountOpenIncidents(ctx context.Context) (map[incident.Severity]int, error)
+	// CountOpenIncidents counts open incidents by status and severity, for
+	// metrics and the console's counts.
+	CountOpenIncidents(ctx context.Context) (map[incident.Status]map[incident.Severity]int, error)
 
 	// TokenByHash finds a token by the SHA-256 digest of its secret.
 	TokenByHash(ctx context.Context, hash []byte) (*auth.Token, error)

@@ -7,10 +7,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/firebreak-dev/firebreak/internal/apptest"
 	"github.com/firebreak-dev/firebreak/internal/pgtest"
 )
 
@@ -22,18 +25,18 @@ import (
 func TestHighQueueDepthFromOpenToResolved(t *testing.T) {
 	target := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, target)
-	cluster := exampleCluster()
-	s := startServer(t, serverConfig{targetDSN: target, kube: cluster})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
+	cluster := apptest.ExampleCluster()
+	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: cluster})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
 
 	b := newBrowser(t)
-	b.login(s.url, admin, "", "")
+	b.login(s.URL, admin, "", "")
 	b.screenshot("empty-list")
 	// A marker that a reload would wipe.
 	eval[int](b, `window.noReload = 42; 1`)
 
-	s.fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical", "namespace": "telegram-platform"})
+	s.Fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical", "namespace": "telegram-platform"})
 	b.run("the incident arrives live", chromedp.WaitVisible(chromedp.ID("incident-1")))
 	marker := eval[int](b, `window.noReload || 0`)
 	if marker != 42 {
@@ -56,6 +59,8 @@ func TestHighQueueDepthFromOpenToResolved(t *testing.T) {
 		t.Errorf("phase = %q", got)
 	}
 	b.screenshot("diagnostics")
+	b.run("the stream is live", chromedp.WaitVisible(chromedp.CSS(".live.on")))
+	b.viewport("incident-first-screen") // docs/console-incident.png
 
 	// `a` acknowledges.
 	b.run("acknowledge with the keyboard", chromedp.KeyEvent("a"),
@@ -108,9 +113,9 @@ func TestHighQueueDepthFromOpenToResolved(t *testing.T) {
 func TestApproveWriteStepWithParameter(t *testing.T) {
 	target := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, target)
-	s := startServer(t, serverConfig{targetDSN: target})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
+	s := apptest.Start(t, apptest.Config{TargetDSN: target})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
 
 	// A slow query on the target, to be cancelled.
 	slow := pgtest.Conn(t, target)
@@ -125,8 +130,8 @@ func TestApproveWriteStepWithParameter(t *testing.T) {
 	}()
 
 	b := newBrowser(t)
-	b.login(s.url, admin, "", "")
-	s.fire(t, key, "HighDatabaseCPU", map[string]string{"service": "postgres", "severity": "warning"})
+	b.login(s.URL, admin, "", "")
+	s.Fire(t, key, "HighDatabaseCPU", map[string]string{"service": "postgres", "severity": "warning"})
 	kill := step("Kill problematic queries")
 	b.run("open the incident", chromedp.WaitVisible(chromedp.ID("incident-1")), chromedp.Click(chromedp.CSS(`#incident-1 a`)),
 		chromedp.WaitVisible(kill+`//input[@name="param.pid"]`))
@@ -160,14 +165,14 @@ func TestApproveWriteStepWithParameter(t *testing.T) {
 func TestViewerAndForgedPosts(t *testing.T) {
 	target := pgtest.NewDatabase(t)
 	pgtest.LoadExample(t, target)
-	s := startServer(t, serverConfig{targetDSN: target, kube: exampleCluster()})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
-	s.api(t, "POST", "/api/v1/users", admin, map[string]string{"name": "vera", "role": "viewer", "password": "correct horse battery"}, 201, nil)
-	s.fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
+	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: apptest.ExampleCluster()})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
+	s.API(t, "POST", "/api/v1/users", admin, map[string]string{"name": "viewer-1", "role": "viewer", "password": "correct horse battery"}, 201, nil)
+	s.Fire(t, key, "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
 
 	b := newBrowser(t)
-	b.login(s.url, "", "vera", "correct horse battery")
+	b.login(s.URL, "", "viewer-1", "correct horse battery")
 	b.run("open the incident", chromedp.Click(chromedp.CSS(`#incident-1 a`)),
 		chromedp.WaitVisible(step("Scale job workers")))
 	buttons := eval[int](b, `document.querySelectorAll('button[formaction$="/approve"], form[action$="/ack"], form[action$="/resolve"], form[action*="/steps/"]').length`)
@@ -186,7 +191,7 @@ func TestViewerAndForgedPosts(t *testing.T) {
 
 	// A responder's session, and a POST that lacks the CSRF token.
 	b.run("sign out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.ID("token")))
-	b.login(s.url, admin, "", "")
+	b.login(s.URL, admin, "", "")
 	status = eval[int](b, `fetch('/incidents/1/ack', {method: 'POST', body: new URLSearchParams({})}).then(r => r.status)`)
 	if status != 403 {
 		t.Errorf("an ack without a CSRF token: %d, want 403", status)
@@ -198,11 +203,11 @@ func TestViewerAndForgedPosts(t *testing.T) {
 	var inc struct {
 		Incident struct{ Status string }
 	}
-	s.api(t, "GET", "/api/v1/incidents/1", admin, nil, 200, &inc)
+	s.API(t, "GET", "/api/v1/incidents/1", admin, nil, 200, &inc)
 	if inc.Incident.Status != "triggered" {
 		t.Fatalf("a forged POST changed the incident: %s", inc.Incident.Status)
 	}
-	b.run("open the incident as a responder", chromedp.Navigate(s.url+"/incidents/1"), chromedp.WaitVisible(step("Scale job workers")))
+	b.run("open the incident as a responder", chromedp.Navigate(s.URL+"/incidents/1"), chromedp.WaitVisible(step("Scale job workers")))
 	buttons = eval[int](b, `document.querySelectorAll('button[formaction$="/approve"]').length`)
 	if buttons == 0 {
 		t.Error("an admin sees no Approve button")
@@ -213,15 +218,15 @@ func TestViewerAndForgedPosts(t *testing.T) {
 // instance A appears, without a reload, on the list that instance B serves.
 func TestLiveAcrossInstances(t *testing.T) {
 	db := pgtest.NewDatabase(t)
-	a := startServer(t, serverConfig{db: db})
-	bSrv := startServer(t, serverConfig{db: db})
-	admin := a.adminToken(t) // B finds the admin made and writes none
-	key := a.integrationKey(t, admin)
+	a := apptest.Start(t, apptest.Config{DB: db})
+	bSrv := apptest.Start(t, apptest.Config{DB: db})
+	admin := a.AdminToken(t) // B finds the admin made and writes none
+	key := a.IntegrationKey(t, admin)
 
 	b := newBrowser(t)
-	b.login(bSrv.url, admin, "", "")
+	b.login(bSrv.URL, admin, "", "")
 	eval[int](b, `window.noReload = 7; 1`)
-	a.fire(t, key, "HighErrorRate", map[string]string{"service": "telegram-platform", "severity": "critical"})
+	a.Fire(t, key, "HighErrorRate", map[string]string{"service": "telegram-platform", "severity": "critical"})
 	b.run("the incident made on A shows on B", chromedp.WaitVisible(chromedp.ID("incident-1")))
 	marker := eval[int](b, `window.noReload || 0`)
 	if marker != 7 {
@@ -229,21 +234,21 @@ func TestLiveAcrossInstances(t *testing.T) {
 	}
 	// And a change on A (the ack) reaches B's incident page.
 	b.run("open on B", chromedp.Click(chromedp.CSS(`#incident-1 a`)), chromedp.WaitVisible(chromedp.ID("incident-status")))
-	a.api(t, "POST", "/api/v1/incidents/1/ack", admin, nil, 200, nil)
+	a.API(t, "POST", "/api/v1/incidents/1/ack", admin, nil, 200, nil)
 	b.run("the ack on A shows on B", chromedp.WaitVisible(`//*[@id="incident-status"]//*[contains(., "acknowledged")]`))
 	b.screenshot("instance-b")
 }
 
 // j and k move through the list, and Enter opens the selected incident.
 func TestKeyboardList(t *testing.T) {
-	s := startServer(t, serverConfig{})
-	admin := s.adminToken(t)
-	key := s.integrationKey(t, admin)
+	s := apptest.Start(t, apptest.Config{})
+	admin := s.AdminToken(t)
+	key := s.IntegrationKey(t, admin)
 	for _, name := range []string{"HighErrorRate", "ServiceDown", "HighQueueDepth"} {
-		s.fire(t, key, name, map[string]string{"service": strings.ToLower(name), "severity": "critical"})
+		s.Fire(t, key, name, map[string]string{"service": strings.ToLower(name), "severity": "critical"})
 	}
 	b := newBrowser(t)
-	b.login(s.url, admin, "", "")
+	b.login(s.URL, admin, "", "")
 	b.run("three incidents", chromedp.WaitVisible(chromedp.ID("incident-3")))
 	ids := eval[[]string](b, `Array.from(document.querySelectorAll('tr[data-row]')).map(r => r.id)`)
 	if len(ids) != 3 {
@@ -263,3 +268,77 @@ func TestKeyboardList(t *testing.T) {
 		chromedp.WaitVisible(fmt.Sprintf(`//h1[contains(., "#%s ")]`, strings.TrimPrefix(ids[1], "incident-"))))
 	b.screenshot("opened-by-keyboard")
 }
+
+// The console on a phone in dark mode: nothing wider than the screen, a
+// dark page, every field labelled, text at a contrast of at least 4.5:1 in
+// both schemes, and a visible focus ring for the keyboard.
+func TestPhoneDarkModeAndAccessibility(t *testing.T) {
+	target := pgtest.NewDatabase(t)
+	pgtest.LoadExample(t, target)
+	s := apptest.Start(t, apptest.Config{TargetDSN: target, Kube: apptest.ExampleCluster()})
+	admin := s.AdminToken(t)
+	s.Fire(t, s.IntegrationKey(t, admin), "HighQueueDepth", map[string]string{"service": "job-worker", "severity": "critical"})
+	b := newBrowser(t)
+	b.login(s.URL, admin, "", "")
+	for _, scheme := range []string{"light", "dark"} {
+		b.run("emulate a phone in "+scheme+" mode", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+					Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+				return err
+			}))
+		for _, p := range []string{"/", "/incidents/1", "/incidents/1/review", "/playbooks/telegram-platform", "/admin", "/oncall"} {
+			b.run("open "+p, chromedp.Navigate(s.URL+p), chromedp.WaitVisible(chromedp.CSS("main")))
+			if p == "/incidents/1" {
+				b.run("wait for the diagnostics", chromedp.WaitVisible(step("Check for stuck jobs")+`//table[contains(@class,"result")]`))
+			}
+			if over := eval[int](b, `document.documentElement.scrollWidth - window.innerWidth`); over > 1 {
+				b.screenshot("too-wide-" + scheme)
+				t.Errorf("%s (%s): the page is %dpx wider than the phone", p, scheme, over)
+			}
+			if unlabelled := eval[[]string](b, jsUnlabelled); len(unlabelled) > 0 {
+				t.Errorf("%s: fields without a label: %v", p, unlabelled)
+			}
+			if low := eval[[]string](b, jsLowContrast); len(low) > 0 {
+				t.Errorf("%s (%s): text below 4.5:1 contrast: %v", p, scheme, low)
+			}
+			if p == "/incidents/1" {
+				b.screenshot("phone-" + scheme)
+			}
+		}
+		bg := eval[string](b, `getComputedStyle(document.body).backgroundColor`)
+		if dark := bg == "rgb(13, 17, 23)"; dark != (scheme == "dark") {
+			t.Errorf("%s mode: the page background is %s", scheme, bg)
+		}
+	}
+	// The keyboard's focus is visible.
+	b.run("tab to the first link", chromedp.Navigate(s.URL+"/"), chromedp.WaitVisible(chromedp.ID("counts")), chromedp.KeyEvent(kb.Tab))
+	if outline := eval[string](b, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" || outline == "" {
+		t.Errorf("the focused element shows no outline (%q)", outline)
+	}
+}
+
+// jsUnlabelled lists visible form fields with no label. A disabled field
+// is not one: the review's task-list boxes show state beside their text.
+const jsUnlabelled = `Array.from(document.querySelectorAll('input, select, textarea'))
+  .filter(el => el.type !== 'hidden' && !el.disabled && el.offsetParent !== null)
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+  .map(el => el.outerHTML.slice(0, 80))`
+
+// jsLowContrast lists visible text whose colour against its background is
+// below WCAG's 4.5:1.
+const jsLowContrast = `(() => {
+  const parse = c => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const p = m[1].split(',').map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const bgOf = el => { for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; } return parse(getComputedStyle(document.documentElement).backgroundColor) || {r: 255, g: 255, b: 255}; };
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.offsetParent === null) continue;
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+    if (!own) continue;
+    const fg = parse(getComputedStyle(el).color), bg = bgOf(el);
+    const a = lum(fg), b = lum(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) out.push(el.tagName + '.' + el.className + ' "' + el.textContent.trim().slice(0, 30) + '" ' + ratio.toFixed(2));
+  }
+  return out.slice(0, 10);
+})()`

@@ -6,12 +6,8 @@
 package browser_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,208 +23,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/fake"
-
-	"github.com/firebreak-dev/firebreak/internal/app"
-	"github.com/firebreak-dev/firebreak/internal/config"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's writes and the
-// test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type server struct {
-	url     string
-	dataDir string
-	stderr  *syncBuffer
-}
-
-// serverConfig is what a test server runs with.
-type serverConfig struct {
-	// db is a PostgreSQL URL shared by instances; empty is SQLite in the
-	// data directory.
-	db string
-	// targetDSN is the example database the playbook's SQL runs against.
-	targetDSN string
-	kube      kubernetes.Interface
-	dataDir   string
-}
-
-// startServer runs Firebreak in process on a free port until the test
-// ends, and waits for /readyz.
-func startServer(t *testing.T, sc serverConfig) *server {
-	t.Helper()
-	dir := t.TempDir()
-	if sc.dataDir == "" {
-		sc.dataDir = filepath.Join(dir, "data")
-	}
-	yaml := "listen: 127.0.0.1:0\n"
-	if sc.db != "" {
-		yaml += "db: " + sc.db + "\n"
-	}
-	env := map[string]string{"TARGET_DSN": sc.targetDSN}
-	if sc.targetDSN != "" {
-		yaml += "targets:\n  sql:\n    telegram-platform: {dsn_env: TARGET_DSN, default: true, statement_timeout: 10s}\n"
-		if sc.kube != nil {
-			yaml += "  kube:\n    prod: {namespace: telegram-platform}\n"
-		}
-	}
-	cfgPath := filepath.Join(dir, "firebreak.yaml")
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	getenv := func(k string) string { return env[k] }
-	c, err := config.Load(cfgPath, getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.DataDir = sc.dataDir
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var opts []app.Option
-	if sc.kube != nil {
-		opts = append(opts, app.WithKubeClients(map[string]kubernetes.Interface{"prod": sc.kube}))
-	}
-	out, errOut := &syncBuffer{}, &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, c, getenv, time.Now, out, errOut, opts...) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-			t.Errorf("the server did not stop within 40s")
-		}
-	})
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			if resp, err := http.Get(m[1] + "/readyz"); err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					return &server{url: m[1], dataDir: sc.dataDir, stderr: errOut}
-				}
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v\n%s", err, errOut.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve not ready after 30s:\n%s\n%s", out.String(), errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// adminToken is the bootstrap token the first start wrote.
-func (s *server) adminToken(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(s.dataDir, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
-// api calls the JSON API with a bearer token and decodes the answer into
-// out, failing unless the status is want.
-func (s *server) api(t *testing.T, method, path, token string, body any, want int, out any) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			j, _ := json.Marshal(b)
-			rd = bytes.NewReader(j)
-		}
-	}
-	req, _ := http.NewRequest(method, s.url+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, raw)
-		}
-	}
-}
-
-// integrationKey makes an Alertmanager integration key.
-func (s *server) integrationKey(t *testing.T, admin string) string {
-	t.Helper()
-	var out struct {
-		Key string `json:"key"`
-	}
-	s.api(t, "POST", "/api/v1/integrations", admin, map[string]string{"name": "am", "source": "alertmanager"}, 201, &out)
-	return out.Key
-}
-
-// fire posts one firing Alertmanager alert (webhook v4) with the key.
-func (s *server) fire(t *testing.T, key, alertname string, labels map[string]string) {
-	t.Helper()
-	labels["alertname"] = alertname
-	body := map[string]any{
-		"version": "4", "status": "firing", "receiver": "firebreak", "groupKey": "{}:{alertname=\"" + alertname + "\"}",
-		"groupLabels": map[string]string{"alertname": alertname}, "commonLabels": labels, "commonAnnotations": map[string]string{},
-		"externalURL": "http://alertmanager:9093", "truncatedAlerts": 0,
-		"alerts": []map[string]any{{"status": "firing", "labels": labels,
-			"annotations": map[string]string{"summary": alertname + " on " + labels["service"]},
-			"startsAt":    time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "endsAt": "0001-01-01T00:00:00Z",
-			"generatorURL": "http://prometheus:9090/graph", "fingerprint": fmt.Sprintf("%016x", len(alertname)*7919)}},
-	}
-	s.api(t, "POST", "/api/v1/ingest/alertmanager", key, body, 200, nil)
-}
-
-// exampleCluster is a fake cluster holding the deployments the playbook's
-// kubectl steps name, three replicas each.
-func exampleCluster() *fake.Clientset {
-	var objs []k8sruntime.Object
-	for _, name := range []string{"telegram-platform", "message-worker", "job-worker", "postgres"} {
-		replicas := int32(3)
-		objs = append(objs, &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "telegram-platform"},
-			Spec: appsv1.DeploymentSpec{Replicas: &replicas,
-				Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}}}},
-		})
-	}
-	return fake.NewClientset(objs...)
-}
 
 // chromium finds the browser: $CHROMIUM, or Debian's. Without one the
 // test skips, except under CI=true, where .ci/run installs it.
@@ -273,6 +68,12 @@ func newBrowser(t *testing.T) *browser {
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
 	b := &browser{t: t, ctx: ctx}
+	// This test's screenshots from an earlier run go, so that the folder
+	// shows this run.
+	old, _ := filepath.Glob(filepath.Join(artifacts(), regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_")+"-*.png"))
+	for _, f := range old {
+		os.Remove(f)
+	}
 	dialogs := make(chan struct{}, 16)
 	err := chromedp.Listen(ctx, func(ev any) {
 		switch e := ev.(type) {
@@ -372,19 +173,24 @@ func (b *browser) text(xpath string) string {
 	return runIn(b, "read "+xpath, chromedp.Text(xpath))
 }
 
-// screenshot saves the page under test-artifacts/ at the repository root.
-func (b *browser) screenshot(name string) {
+// screenshot saves the whole page under test-artifacts/ at the
+// repository root.
+func (b *browser) screenshot(name string) { b.save(name, chromedp.FullScreenshot(100)) }
+
+// viewport saves what the window shows, as a person first sees the page.
+func (b *browser) viewport(name string) { b.save(name, chromedp.CaptureScreenshot()) }
+
+func (b *browser) save(name string, shot chromedp.Action[[]byte]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		b.t.Logf("screenshot %s: %v", name, err)
 		return
 	}
 	b.shot++
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts")
+	dir := artifacts()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
@@ -392,6 +198,12 @@ func (b *browser) screenshot(name string) {
 	if err := os.WriteFile(filepath.Join(dir, safe+".png"), png, 0o644); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// artifacts is test-artifacts/ at the repository root.
+func artifacts() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts")
 }
 
 // login signs in with a token, or a user name and password.

@@ -124,22 +124,26 @@ func (db *DB) ListTimeline(ctx context.Context, p store.ListTimelineParams) ([]i
 	return out, rows.Err()
 }
 
-func (db *DB) CountOpenIncidents(ctx context.Context) (map[incident.Severity]int, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT severity, count(*) FROM incidents WHERE status <> 'resolved' GROUP BY severity`)
+func (db *DB) CountOpenIncidents(ctx context.Context) (map[incident.Status]map[incident.Severity]int, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT status, severity, count(*) FROM incidents WHERE status <> 'resolved' GROUP BY status, severity`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[incident.Severity]int{}
+	out := map[incident.Status]map[incident.Severity]int{}
 	for rows.Next() {
 		var (
-			s string
-			n int
+			st  incident.Status
+			sev incident.Severity
+			n   int
 		)
-		if err := rows.Scan(&s, &n); err != nil {
+		if err := rows.Scan((*string)(&st), (*string)(&sev), &n); err != nil {
 			return nil, err
 		}
-		out[incident.Severity(s)] = n
+		if out[st] == nil {
+			out[st] = map[incident.Severity]int{}
+		}
+		out[st][sev] = n
 	}
 	return out, rows.Err()
 }
