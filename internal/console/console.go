@@ -129,7 +129,8 @@ func (s *Server) Routes(m *http.ServeMux) {
 	m.Handle("POST /steps/{id}/{decision}", s.page(auth.RoleViewer, s.stepDecision))
 	m.Handle("POST /communications/{id}/{op}", s.page(auth.RoleResponder, s.communication))
 	m.Handle("GET /playbooks", s.page(auth.RoleViewer, s.playbooks))
-	m.Handle("GET /playbooks/{id}", s.page(auth.RoleViewer, s.playbookPage))
+	// Playbook IDs of runbook collections hold slashes (kubernetes/kubeapidown).
+	m.Handle("GET /playbooks/{id...}", s.page(auth.RoleViewer, s.playbookPage))
 	m.Handle("GET /oncall", s.page(auth.RoleViewer, s.oncall))
 	m.Handle("GET /admin", s.page(auth.RoleAdmin, s.admin))
 	m.Handle("POST /admin/{what}", s.page(auth.RoleAdmin, s.adminAction))

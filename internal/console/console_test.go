@@ -422,3 +422,23 @@ rotations:
 		t.Fatal("the kill switch on the admin page did not pause automation")
 	}
 }
+
+// A runbook collection's playbooks have IDs with slashes; their pages open
+// from the list.
+func TestRunbookPages(t *testing.T) {
+	dir, _ := filepath.Abs(filepath.Join("..", "playbook", "testdata", "runbooks"))
+	s := apptest.Start(t, apptest.Config{YAML: "playbooks: [" + dir + "]\n"})
+	b := s.NewBrowser(t)
+	b.SignIn(s.AdminToken(t), "", "")
+	_, list := b.Get("/playbooks")
+	links := regexp.MustCompile(`href="(/playbooks/kubernetes/[a-z]+)"`).FindAllStringSubmatch(list, -1)
+	if len(links) == 0 {
+		t.Fatalf("no runbook under kubernetes/ on the list:\n%.3000s", list)
+	}
+	for _, l := range links {
+		resp, page := b.Get(l[1])
+		if resp.StatusCode != 200 || !strings.Contains(page, `id="L1"`) {
+			t.Errorf("GET %s: %d", l[1], resp.StatusCode)
+		}
+	}
+}

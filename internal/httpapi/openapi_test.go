@@ -30,8 +30,11 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range route.FindAllStringSubmatch(string(src), -1) {
-			n++
 			method, path := strings.ToLower(m[1]), m[2]
+			if strings.HasSuffix(path, "/") {
+				continue // a subtree's not-found answer, not a route
+			}
+			n++
 			if doc.Paths[path][method] == nil {
 				t.Errorf("%s %s (in %s) is not in openapi.json", m[1], path, f)
 			}
