@@ -140,8 +140,8 @@ func Serve(ctx context.Context, c config.Config, getenv func(string) string, now
 	}
 	clocks := phase.New(phase.Config{Store: st, Queue: queue, Playbooks: lib, Calendar: calendar,
 		DefaultWatch: time.Duration(c.Phases.RecoveryWatch), Metrics: metrics, Now: now, Logger: log,
-		Tell: func(ctx context.Context, tx store.Tx, id int64, ev notify.Event) ([]string, error) {
-			return pager.Tell(ctx, tx, id, ev)
+		Tell: func(ctx context.Context, tx store.Tx, id int64, ev notify.Event, by time.Time) ([]string, error) {
+			return pager.Tell(ctx, tx, id, ev, by)
 		},
 		PagesDue: func(ctx context.Context, tx store.Tx, id int64, at time.Time) (bool, error) {
 			return pager.Unpaged(ctx, tx, id, at)

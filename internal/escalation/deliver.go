@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,13 @@ import (
 // "user:NAME/KIND" (user:ana/telegram). Targets of people are resolved when
 // a level is paged, so a rotation pages whoever is on call then, and the
 // news of an ack or resolve goes to the same people later.
+
+// A follow-on message waits for the page it follows up to maxPageWaits
+// times, from pageWait doubling.
+const (
+	pageWait     = 200 * time.Millisecond
+	maxPageWaits = 6
+)
 
 type deliverPayload struct {
 	IncidentID int64        `json:"incident_id"`
@@ -154,8 +162,15 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 	m := e.message(ctx, inc, p, j.Key, r)
 	var ref string
 	if p.Event != notify.EventOpened && p.Event != notify.EventEscalated {
-		if ref, err = e.pageRef(ctx, inc.ID, p.Channel); err != nil {
+		var pending bool
+		if ref, pending, err = e.pageRef(ctx, inc.ID, p.Channel); err != nil {
 			return err
+		}
+		if pending && j.Attempts <= maxPageWaits {
+			// The page to this target is still on its way: news of it goes
+			// after it, in its thread. 0.2 s doubling, some 12 s in all;
+			// after that it goes out on its own.
+			return job.Snooze(pageWait << (j.Attempts - 1))
 		}
 	}
 	if _, inPlace := r.notifier.(notify.InPlace); inPlace && ref != "" {
@@ -222,24 +237,35 @@ func (e *Engine) failed(ctx context.Context, incidentID int64, p deliverPayload,
 }
 
 // pageRef returns the channel's handle of the page sent to target for an
-// incident (the first opened or escalated message that got one), or "".
-func (e *Engine) pageRef(ctx context.Context, incidentID int64, target string) (string, error) {
-	ref := ""
-	err := e.scanTimeline(ctx, incidentID, func(en *incident.TimelineEntry) {
-		if ref != "" || en.Kind != "notification.sent" {
-			return
-		}
-		var d struct {
-			Channel string       `json:"channel"`
-			Event   notify.Event `json:"event"`
-			Ref     string       `json:"ref"`
-		}
-		if json.Unmarshal(en.Data, &d) == nil && d.Channel == target && d.Ref != "" &&
-			(d.Event == notify.EventOpened || d.Event == notify.EventEscalated) {
-			ref = d.Ref
+// incident (the first opened or escalated message that got one), or "";
+// pending says a page to target was queued and has no outcome yet.
+func (e *Engine) pageRef(ctx context.Context, incidentID int64, target string) (ref string, pending bool, err error) {
+	queued, settled := 0, 0
+	err = e.scanTimeline(ctx, incidentID, func(en *incident.TimelineEntry) {
+		switch en.Kind {
+		case "escalation.paged":
+			var d struct {
+				Deliveries []string `json:"deliveries"`
+			}
+			if json.Unmarshal(en.Data, &d) == nil && slices.Contains(d.Deliveries, target) {
+				queued++
+			}
+		case "notification.sent", "notification.failed", "notification.bundled":
+			var d struct {
+				Channel string       `json:"channel"`
+				Event   notify.Event `json:"event"`
+				Ref     string       `json:"ref"`
+			}
+			if json.Unmarshal(en.Data, &d) != nil || d.Channel != target || (d.Event != notify.EventOpened && d.Event != notify.EventEscalated) {
+				return
+			}
+			settled++
+			if ref == "" && en.Kind == "notification.sent" {
+				ref = d.Ref
+			}
 		}
 	})
-	return ref, err
+	return ref, settled < queued, err
 }
 
 // jobOutcome tells the queue what a failed delivery means: retry after

@@ -351,7 +351,7 @@ func (e *Engine) stop(ctx context.Context, tx store.Tx, incidentID int64, event 
 	if err != nil {
 		return err
 	}
-	told, err := e.tellPaged(ctx, tx, incidentID, event)
+	told, err := e.tellPaged(ctx, tx, incidentID, event, time.Time{})
 	if err != nil {
 		return err
 	}
@@ -410,19 +410,22 @@ func (e *Engine) Unpaged(ctx context.Context, tx store.Tx, incidentID int64, at 
 	return false, nil
 }
 
-// Tell sends event to every target already paged for an incident, in tx,
-// when its policy sends that event. It returns the targets told. The phase
-// clocks use it for SLA breaches.
-func (e *Engine) Tell(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event) ([]string, error) {
-	return e.tellPaged(ctx, tx, incidentID, event)
+// Tell sends event to the targets already paged for an incident, in tx,
+// when its policy sends that event, and returns the targets told. The
+// phase clocks use it for SLA breaches: by is the breach's deadline, and
+// only those paged by then, or whose level was due by then, hear of it
+// (zero: everyone paged).
+func (e *Engine) Tell(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event, by time.Time) ([]string, error) {
+	return e.tellPaged(ctx, tx, incidentID, event, by)
 }
 
-func (e *Engine) tellPaged(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event) ([]string, error) {
+func (e *Engine) tellPaged(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event, by time.Time) ([]string, error) {
 	incs, err := tx.IncidentsByID(ctx, []int64{incidentID})
 	if err != nil || incs[incidentID] == nil {
 		return nil, err
 	}
-	p := e.policy(incs[incidentID])
+	inc := incs[incidentID]
+	p := e.policy(inc)
 	if p == nil || !p.sends(event) {
 		return nil, nil
 	}
@@ -430,9 +433,16 @@ func (e *Engine) tellPaged(ctx context.Context, tx store.Tx, incidentID int64, e
 	if err != nil {
 		return nil, err
 	}
+	due := map[int]time.Time{}
+	for _, lv := range e.Matrix(ctx, incidentID) {
+		due[lv.Number] = inc.StartedAt.Add(lv.After)
+	}
 	var jobs []job.NewJob
 	var told []string
 	for _, pt := range paged {
+		if !by.IsZero() && pt.at.After(by) && due[pt.level].After(by) {
+			continue // paged after the moment, and not due by it
+		}
 		jobs = append(jobs, e.deliveryJob(incidentID, event, pt.level, pt.target, ""))
 		told = append(told, pt.target)
 	}
@@ -447,6 +457,7 @@ func (e *Engine) tellPaged(ctx context.Context, tx store.Tx, incidentID int64, e
 type pagedTarget struct {
 	level  int
 	target string
+	at     time.Time
 }
 
 // pagedTargets reads from the timeline which delivery targets were paged,
@@ -473,7 +484,7 @@ func (e *Engine) pagedTargets(ctx context.Context, incidentID int64) ([]pagedTar
 		for _, t := range targets {
 			if !seen[t] {
 				seen[t] = true
-				out = append(out, pagedTarget{level: d.Level, target: t})
+				out = append(out, pagedTarget{level: d.Level, target: t, at: en.At})
 			}
 		}
 	})

@@ -187,6 +187,34 @@ func TestBreachWaitsForThePageDueWithIt(t *testing.T) {
 	want(t, "15 min 1 s", b.at(15*time.Minute+time.Second), "hook:sla_breach:L1", "telegram:sla_breach:L1", "slack:sla_breach:L2")
 }
 
+// News of an ack waits for the page it follows: a receiver whose page
+// failed once and is waiting for its retry hears "opened" before
+// "acknowledged", in that order.
+func TestNewsWaitsForItsPage(t *testing.T) {
+	b := setup(t)
+	b.chans["hook"].fail = []error{&notify.Error{Status: 500, Retry: true, Err: fmt.Errorf("boom")}}
+	id := b.open()
+	want(t, "0 s", b.at(0), "telegram:opened:L1")
+	if _, err := b.svc.Act(context.Background(), id, incident.Action{Kind: incident.ActionAck}, "responder"); err != nil {
+		t.Fatal(err)
+	}
+	want(t, "ack", b.at(0), "telegram:acknowledged:L1")
+	var order []string
+	for s := 1; s <= 20; s++ {
+		b.clock.Advance(time.Second)
+		if _, err := b.q.RunDue(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		b.mu.Lock()
+		order = append(order, b.sent...)
+		b.sent = nil
+		b.mu.Unlock()
+	}
+	if strings.Join(order, " ") != "hook:opened:L1 hook:acknowledged:L1" {
+		t.Fatalf("the hook heard %v, want the page, then the ack", order)
+	}
+}
+
 // An acknowledgement at 10 minutes stops the escalation: no L2, and the
 // paged level hears of the ack.
 func TestAckStopsEscalation(t *testing.T) {

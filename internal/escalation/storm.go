@@ -65,7 +65,8 @@ func (e *Engine) stormCheck(ctx context.Context, inc *incident.Incident, channel
 			}
 			if err := tx.AppendTimeline(ctx, []*incident.TimelineEntry{{IncidentID: inc.ID, At: now, Actor: incident.ActorSystem,
 				Kind: "notification.bundled", Message: fmt.Sprintf("Alert storm: %s already had %d pages this minute; this incident goes into one summary at %s",
-					channel, st.Sent, window.Add(e.cfg.Storm.Window).Format(time.TimeOnly))}}); err != nil {
+					channel, st.Sent, window.Add(e.cfg.Storm.Window).Format(time.TimeOnly)),
+				Data: mustJSON(map[string]any{"channel": channel, "event": notify.EventOpened})}}); err != nil {
 				return err
 			}
 		}

@@ -24,11 +24,11 @@ const (
 	KindReviewDue = "phase.review_due"
 )
 
-// A breach that falls due with a page waits up to maxPageWaits times
-// pageWait for the page to go out first.
+// A breach that falls due with a page waits for the page to go out first,
+// up to maxPageWaits times, from pageWait doubling.
 const (
 	pageWait     = 200 * time.Millisecond
-	maxPageWaits = 5
+	maxPageWaits = 6
 )
 
 // DefaultWatch is the recovery watch of a procedure that states none.
@@ -49,13 +49,13 @@ type Config struct {
 	Calendar  Calendar
 	// DefaultWatch is the recovery watch when the procedure states none.
 	DefaultWatch time.Duration
-	// Tell sends an event to those already paged for an incident, in tx
-	// (the escalation engine's Tell); nil sends nothing.
-	Tell func(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event) ([]string, error)
+	// Tell sends an event to those paged for an incident by a moment, in
+	// tx (the escalation engine's Tell); nil sends nothing.
+	Tell func(ctx context.Context, tx store.Tx, incidentID int64, event notify.Event, by time.Time) ([]string, error)
 	// PagesDue reports whether a page of the incident fell due by at and
 	// has not gone out yet (the escalation engine's Unpaged). A breach
-	// waits a moment for it, so that everyone paged by the deadline hears
-	// of the breach; nil waits for nothing.
+	// waits a moment for it, so that everyone due to be paged by the
+	// deadline hears of the breach; nil waits for nothing.
 	PagesDue func(ctx context.Context, tx store.Tx, incidentID int64, at time.Time) (bool, error)
 	// Review, when set, is asked in tx to (re)write an incident's review
 	// draft: when it resolves and when its recovery watch ends.
@@ -490,34 +490,50 @@ func (e *Engine) timerJob(ctx context.Context, j *job.Job, fn func(tx store.Tx, 
 	})
 }
 
-// deadline is a phase's budget running out: a breach when the incident is
-// still in that phase or an earlier one, and not resolved.
+// deadline is a phase's budget running out: a breach when the incident
+// was, at the deadline, still in that phase or an earlier one and not
+// resolved. The state at the deadline decides, not the state when the
+// timer is handled: a server that was down or busy then, or an ack that
+// came a moment after, does not undo an overrun.
 func (e *Engine) deadline(ctx context.Context, j *job.Job) error {
 	return e.timerJob(ctx, j, func(tx store.Tx, inc *incident.Incident, p timerPayload) error {
-		if e.cfg.PagesDue != nil && j.Attempts <= maxPageWaits {
-			due, err := e.cfg.PagesDue(ctx, tx, inc.ID, e.now())
-			if err != nil {
-				return err
-			}
-			if due {
-				return job.Snooze(pageWait)
-			}
-		}
 		breached := false
 		var b Breach
 		err := e.change(ctx, tx, inc, func(s *State, add func(incident.EventKind, string, string, any)) error {
 			d, ok := DefByKey(e.Defs(s), p.Phase)
-			cur := s.Current()
-			if !ok || cur == nil || s.Breached(d.Key) || inc.Status == incident.StatusResolved || rank(cur.Role) > rank(d.Role) {
+			if !ok {
 				return nil
 			}
-			b = Breach{Key: d.Key, Name: d.Name, Budget: d.Budget, Deadline: inc.StartedAt.Add(d.Budget), At: e.now()}
+			due := inc.StartedAt.Add(d.Budget)
+			then := s.At(due)
+			resolvedBefore := inc.Status == incident.StatusResolved && !inc.ResolvedAt.After(due)
+			if then == nil || s.Breached(d.Key) || resolvedBefore || rank(then.Role) > rank(d.Role) {
+				return nil
+			}
+			if e.cfg.PagesDue != nil && j.Attempts <= maxPageWaits {
+				// Those whose level was due by the deadline hear of the
+				// breach: a page due by then goes out first. 0.2 s, 0.4 s,
+				// … 6.4 s: some 12 s in all for a page that a busy server
+				// is slow to send, leaving attempts for faults.
+				pending, err := e.cfg.PagesDue(ctx, tx, inc.ID, due)
+				if err != nil {
+					return err
+				}
+				if pending {
+					return job.Snooze(pageWait << (j.Attempts - 1))
+				}
+			}
+			b = Breach{Key: d.Key, Name: d.Name, Budget: d.Budget, Deadline: due, At: e.now()}
 			s.Breaches = append(s.Breaches, b)
 			breached = true
-			msg := fmt.Sprintf("SLA breach: %s overran its budget of %s from the start (due by %s); the incident is still in %s",
-				d.Name, human(d.Budget), b.Deadline.Format("15:04 UTC"), cur.Name)
+			where := "the incident is still in " + then.Name
+			if cur := s.Current(); cur != then {
+				where = fmt.Sprintf("the incident was in %s then, and is in %s now", then.Name, cur.Name)
+			}
+			msg := fmt.Sprintf("SLA breach: %s overran its budget of %s from the start (due by %s); %s",
+				d.Name, human(d.Budget), b.Deadline.Format("15:04 UTC"), where)
 			add("phase.breached", incident.ActorSystem, msg, map[string]any{"phase": d.Key, "budget_seconds": int64(d.Budget / time.Second),
-				"deadline": b.Deadline, "current": cur.Key})
+				"deadline": b.Deadline, "current": then.Key})
 			return nil
 		})
 		if err != nil || !breached {
@@ -527,7 +543,7 @@ func (e *Engine) deadline(ctx context.Context, j *job.Job) error {
 			e.cfg.Metrics.Breach(b.Key, inc)
 		}
 		if e.cfg.Tell != nil {
-			if _, err := e.cfg.Tell(ctx, tx, inc.ID, notify.EventSLABreach); err != nil {
+			if _, err := e.cfg.Tell(ctx, tx, inc.ID, notify.EventSLABreach, b.Deadline); err != nil {
 				return err
 			}
 		}

@@ -77,7 +77,7 @@ func (b *bundle) start(instance string) {
 		b.t.Fatal(err)
 	}
 	b.clocks = phase.New(phase.Config{Store: b.st, Queue: b.q, Playbooks: b.lib, Calendar: cal, Now: b.clock.Now,
-		Tell: func(_ context.Context, _ store.Tx, id int64, ev notify.Event) ([]string, error) {
+		Tell: func(_ context.Context, _ store.Tx, id int64, ev notify.Event, _ time.Time) ([]string, error) {
 			b.mu.Lock()
 			b.told = append(b.told, string(ev))
 			b.mu.Unlock()
@@ -215,6 +215,35 @@ func TestPhasesAndBreaches(t *testing.T) {
 		"phase.watch firebreak,phase.watch_ended firebreak,phase.entered firebreak,phase.review_due firebreak"
 	if got := strings.Join(kinds, ","); got != want {
 		t.Fatalf("phase entries:\n got %s\nwant %s", got, want)
+	}
+}
+
+// A timer handled late (a server down or busy at the deadline) judges the
+// incident as it was at the deadline: acknowledged at 16 minutes, after
+// both the Detection (5 min) and Containment (15 min) budgets ran out, it
+// overran both, though it is in Containment when the timers run.
+func TestLateTimerJudgesTheDeadline(t *testing.T) {
+	b := setup(t)
+	id := b.alert("HighQueueDepth", incident.AlertFiring)
+	b.at(0)
+	b.clock.Set(t0.Add(16 * time.Minute)) // no timer has run since the start
+	if err := b.act(id, incident.Action{Kind: incident.ActionAck}); err != nil {
+		t.Fatal(err)
+	}
+	b.at(16 * time.Minute)
+	s := b.status(id)
+	if got := breaches(s); got != "detection-assessment,containment" {
+		t.Fatalf("breaches %q, want both overruns", got)
+	}
+	tl, _ := b.st.ListTimeline(b.ctx, store.ListTimelineParams{IncidentID: id, Limit: 500})
+	found := false
+	for _, e := range tl {
+		if e.Kind == "phase.breached" && strings.Contains(e.Message, "the incident was in Detection & Assessment then, and is in Containment now") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the breach does not say where the incident was at the deadline")
 	}
 }
 

@@ -249,6 +249,18 @@ func (s *State) Current() *Entered {
 	return &s.Entered[len(s.Entered)-1]
 }
 
+// At is the phase the incident was in at t: the last one entered by then.
+func (s *State) At(t time.Time) *Entered {
+	var at *Entered
+	for i := range s.Entered {
+		if s.Entered[i].Start.After(t) {
+			break
+		}
+		at = &s.Entered[i]
+	}
+	return at
+}
+
 // rank orders roles in the process.
 func rank(r Role) int {
 	for i, x := range roleOrder {

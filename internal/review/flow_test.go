@@ -132,8 +132,8 @@ func newFlow(t *testing.T) *flow {
 	f.q = job.New(job.Config[store.Tx]{InTx: st.InTx, Now: f.clock.Now, Instance: "test", MinBackoff: time.Second, MaxBackoff: time.Minute})
 	var esc *escalation.Engine
 	f.clocks = phase.New(phase.Config{Store: st, Queue: f.q, Playbooks: lib, Now: f.clock.Now,
-		Tell: func(ctx context.Context, tx store.Tx, id int64, ev notify.Event) ([]string, error) {
-			return esc.Tell(ctx, tx, id, ev)
+		Tell: func(ctx context.Context, tx store.Tx, id int64, ev notify.Event, by time.Time) ([]string, error) {
+			return esc.Tell(ctx, tx, id, ev, by)
 		},
 		Review: func(ctx context.Context, tx store.Tx, id int64, why string) error {
 			return f.reviews.Schedule(ctx, tx, id, why)
