@@ -173,14 +173,18 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 			return job.Snooze(pageWait << (j.Attempts - 1))
 		}
 	}
+	updated := false
 	if _, inPlace := r.notifier.(notify.InPlace); inPlace && ref != "" {
-		// The page itself now says what happened, with the buttons that
-		// still make sense.
-		upd := m
-		upd.Ref, upd.Title = ref, fmt.Sprintf("%s: %s", eventWord(notify.EventOpened), inc.Title)
-		upd.Actions = inc.Status != incident.StatusResolved
-		if _, err := r.notifier.Notify(ctx, upd); err != nil {
-			return e.failed(ctx, inc.ID, p, j, fmt.Errorf("update the page in place: %w", err))
+		if p.Event == notify.EventAcknowledged || p.Event == notify.EventResolved {
+			// The page itself now says what happened, with the buttons
+			// that still make sense.
+			upd := m
+			upd.Ref, upd.Title = ref, fmt.Sprintf("%s: %s", eventWord(notify.EventOpened), inc.Title)
+			upd.Actions = inc.Status != incident.StatusResolved
+			if _, err := r.notifier.Notify(ctx, upd); err != nil {
+				return e.failed(ctx, inc.ID, p, j, fmt.Errorf("update the page in place: %w", err))
+			}
+			updated = true
 		}
 		m.Thread = ref
 	} else if ref != "" {
@@ -191,8 +195,11 @@ func (e *Engine) deliver(ctx context.Context, j *job.Job) error {
 		return e.failed(ctx, inc.ID, p, j, err)
 	}
 	msg := fmt.Sprintf("Notified %s: %s (level %d)", p.Channel, eventWord(p.Event), p.Level)
-	if m.Thread != "" {
+	switch {
+	case updated:
 		msg += "; the page was updated in place"
+	case m.Thread != "":
+		msg += "; in the page's thread"
 	}
 	e.record(ctx, inc.ID, "notification.sent", msg, p, j.Attempts, "", res.Ref)
 	return nil

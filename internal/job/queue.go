@@ -338,6 +338,19 @@ func (q *Queue[T]) claim(ctx context.Context) (j *Job, next time.Time, err error
 	return j, next, nil
 }
 
+// Next returns the earliest RunAt of the pending jobs this Queue handles,
+// or zero when none waits. Tests use it to move a fake clock to the next
+// timer, such as a snoozed job's.
+func (q *Queue[T]) Next(ctx context.Context) (time.Time, error) {
+	var next time.Time
+	err := q.cfg.InTx(ctx, func(tx T) error {
+		var err error
+		next, err = tx.NextRunAt(ctx, q.kindList())
+		return err
+	})
+	return next, err
+}
+
 // RunDue claims and runs due jobs one at a time, in this goroutine, until
 // none is due, and returns how many it ran. Tests call it after moving the
 // clock; it needs no Start.
