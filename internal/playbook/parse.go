@@ -593,7 +593,7 @@ func (p *parser) list(n *ast.List) {
 		sec := p.ensureSection(p.pos(n))
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			if li, ok := c.(*ast.ListItem); ok {
-				p.item(li, sec)
+				p.item(li, sec, false)
 			}
 		}
 		p.lastPara = ""
@@ -720,8 +720,11 @@ func executorOf(lang string) Executor {
 	return ""
 }
 
-// item turns one list item of a procedure section into tasks.
-func (p *parser) item(li *ast.ListItem, sec *Section) {
+// item turns one list item of a section into tasks: its code blocks make
+// steps (and, with spans, as in a runbook, so do the command spans of its
+// sentences, in document order, nested items' included); an item without
+// any is a checklist task, or a manual one when it has a bold name.
+func (p *parser) item(li *ast.ListItem, sec *Section, spans bool) {
 	para := firstPara(li)
 	name, text := "", ""
 	if para != nil {
@@ -732,29 +735,36 @@ func (p *parser) item(li *ast.ListItem, sec *Section) {
 	if !named {
 		name = strings.TrimSpace(strings.TrimRight(text, ": "))
 	}
-	var blocks []ast.Node
+	var parts []ast.Node
 	var items []string
-	var collect func(n ast.Node, depth int)
-	collect = func(n ast.Node, depth int) {
+	var collect func(n ast.Node)
+	collect = func(n ast.Node) {
 		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 			switch c := c.(type) {
+			case *ast.Paragraph, *ast.TextBlock:
+				if spans {
+					parts = append(parts, p.cliSpans(c)...)
+				}
 			case *ast.FencedCodeBlock, *ast.CodeBlock:
-				blocks = append(blocks, c)
+				parts = append(parts, c)
 			case *ast.List:
 				for it := c.FirstChild(); it != nil; it = it.NextSibling() {
 					if t := p.itemText(it); t != "" {
 						items = append(items, t)
 					}
-					collect(it, depth+1)
+					collect(it)
 				}
 			case *ast.Blockquote:
-				collect(c, depth)
+				collect(c)
 			}
 		}
 	}
-	collect(li, 0)
-	if len(blocks) > 0 {
-		p.tasksFromBlocks(sec, name, text, items, blocks, li, false)
+	collect(li)
+	if len(parts) > 0 {
+		if spans && !named && para != nil && len(p.cliSpans(para)) > 0 {
+			name = p.spanName(para)
+		}
+		p.tasksFromBlocks(sec, name, text, items, parts, li, false)
 		return
 	}
 	kind := KindChecklist

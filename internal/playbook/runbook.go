@@ -415,7 +415,7 @@ func (p *parser) runbookList(n *ast.List) {
 	}
 	for c := n.FirstChild(); c != nil; c = c.NextSibling() {
 		if li, ok := c.(*ast.ListItem); ok {
-			p.runbookItem(li, p.section)
+			p.item(li, p.section, true)
 		}
 	}
 	p.lastPara = ""
@@ -445,58 +445,6 @@ func (p *parser) listText(n ast.Node, indent string) string {
 		}
 	}
 	return b.String()
-}
-
-// runbookItem turns one list item of a runbook section into tasks: its
-// code blocks, console sessions and command spans (nested items'
-// included) make steps; an item without any is a checklist task, or a
-// manual one when it has a bold name.
-func (p *parser) runbookItem(li *ast.ListItem, sec *Section) {
-	para := firstPara(li)
-	name, text := "", ""
-	if para != nil {
-		text = p.inlineText(para)
-		name = p.firstStrong(para)
-	}
-	named := name != ""
-	if !named {
-		name = strings.TrimSpace(strings.TrimRight(text, ": "))
-	}
-	var parts []ast.Node
-	var items []string
-	var collect func(n ast.Node)
-	collect = func(n ast.Node) {
-		for c := n.FirstChild(); c != nil; c = c.NextSibling() {
-			switch c := c.(type) {
-			case *ast.Paragraph, *ast.TextBlock:
-				parts = append(parts, p.cliSpans(c)...)
-			case *ast.FencedCodeBlock, *ast.CodeBlock:
-				parts = append(parts, c)
-			case *ast.List:
-				for it := c.FirstChild(); it != nil; it = it.NextSibling() {
-					if t := p.itemText(it); t != "" {
-						items = append(items, t)
-					}
-					collect(it)
-				}
-			case *ast.Blockquote:
-				collect(c)
-			}
-		}
-	}
-	collect(li)
-	if len(parts) > 0 {
-		if !named && para != nil && len(p.cliSpans(para)) > 0 {
-			name = p.spanName(para)
-		}
-		p.tasksFromBlocks(sec, name, text, items, parts, li, false)
-		return
-	}
-	kind := KindChecklist
-	if named {
-		kind = KindManual
-	}
-	p.addTask(sec, &Task{Kind: kind, Name: name, Text: text, Items: items, Pos: p.pos(li)}, "")
 }
 
 // spanName names a step made of a sentence's command spans: the words
