@@ -31,20 +31,20 @@ import (
 	"github.com/firebreak-dev/firebreak/internal/config"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server's writes and the
-// test's reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a server's writes and a test's
+// reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
@@ -55,7 +55,7 @@ type Server struct {
 	amKey   string
 	URL     string
 	DataDir string
-	Stderr  *syncBuffer
+	Stderr  *SyncBuffer
 }
 
 // Config is what a test server runs with.
@@ -108,7 +108,7 @@ func Start(t testing.TB, sc Config) *Server {
 	if sc.Kube != nil {
 		opts = append(opts, app.WithKubeClients(map[string]kubernetes.Interface{"prod": sc.Kube}))
 	}
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &SyncBuffer{}, &SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Serve(ctx, c, getenv, time.Now, out, errOut, opts...) }()

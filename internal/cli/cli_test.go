@@ -11,35 +11,17 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/internal/apptest"
 	"github.com/firebreak-dev/firebreak/internal/cli"
 )
-
-// syncBuffer is written by serve's goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type server struct {
 	url, dataDir   string
 	stop           func() error
-	stdout, stderr *syncBuffer
+	stdout, stderr *apptest.SyncBuffer
 }
 
 // serve runs `firebreak serve` in process on a free port with its own data
@@ -61,7 +43,7 @@ func serveWith(t *testing.T, dataDir string, getenv func(string) string, now fun
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &apptest.SyncBuffer{}, &apptest.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var serveErr error

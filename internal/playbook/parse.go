@@ -452,11 +452,17 @@ func (p *parser) startProcedure(h *ast.Heading, heading string) {
 			key = key + "-" + strconv.Itoa(len(p.pb.Procedures)+1)
 		}
 	}
-	p.proc = &Procedure{
+	p.begin(&Procedure{
 		Key: key, Title: title, Heading: heading, Condition: cond, Severity: sev,
 		Auto: true, Sections: []*Section{}, Pos: pos,
-	}
-	p.procLevel = h.Level
+	}, h.Level)
+}
+
+// begin makes proc the procedure being read, under a heading of level,
+// with the per-procedure state fresh, and adds it to the playbook.
+func (p *parser) begin(proc *Procedure, level int) {
+	p.proc = proc
+	p.procLevel = level
 	p.procAnnot = false
 	p.section = nil
 	p.taskKeys = map[string]Pos{}
@@ -464,7 +470,8 @@ func (p *parser) startProcedure(h *ast.Heading, heading string) {
 	p.steps = nil
 	p.procParams = map[*Step][]paramSite{}
 	p.stepPos = map[*Step]Pos{}
-	p.pb.Procedures = append(p.pb.Procedures, p.proc)
+	p.rb = runbookState{}
+	p.pb.Procedures = append(p.pb.Procedures, proc)
 }
 
 func (p *parser) startSection(title string, pos Pos) {

@@ -295,20 +295,10 @@ func (p *parser) startRunbook(h1 *ast.Heading, heading string) {
 		pos = p.pos(h1)
 	}
 	pb.Title = title
-	p.proc = &Procedure{
+	p.begin(&Procedure{
 		Key: key, Title: title, Heading: heading, Condition: cond, Severity: sev,
 		Auto: true, Names: names, Sections: []*Section{}, Pos: pos,
-	}
-	p.procLevel = 1
-	p.procAnnot = false
-	p.section = nil
-	p.taskKeys = map[string]Pos{}
-	p.lastPara = ""
-	p.steps = nil
-	p.procParams = map[*Step][]paramSite{}
-	p.stepPos = map[*Step]Pos{}
-	p.rb = runbookState{}
-	pb.Procedures = append(pb.Procedures, p.proc)
+	}, 1)
 }
 
 // runbookHeading starts a section, or a context note, for a heading (or a
